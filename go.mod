@@ -1,0 +1,3 @@
+module github.com/imgrec/imgrec
+
+go 1.26
