@@ -10,6 +10,7 @@ import (
 const (
 	EINVALID     = "invalid"     // the caller's input is wrong
 	ENOTFOUND    = "not_found"   // the named thing does not exist
+	ECONFLICT    = "conflict"    // the named thing exists already
 	ETOOLARGE    = "too_large"   // the input exceeds a configured limit
 	ETIMEOUT     = "timeout"     // no answer within the allotted time
 	EUNAVAILABLE = "unavailable" // a dependency is down or not configured

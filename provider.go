@@ -1,0 +1,46 @@
+package imgrec
+
+import (
+	"context"
+	"time"
+)
+
+// InstanceState follows EC2's lifecycle names.
+type InstanceState string
+
+const (
+	StatePending    InstanceState = "pending"
+	StateRunning    InstanceState = "running"
+	StateStopping   InstanceState = "stopping"
+	StateStopped    InstanceState = "stopped"
+	StateTerminated InstanceState = "terminated"
+)
+
+// InstanceStates lists the states in lifecycle order (for metrics and UIs).
+var InstanceStates = []InstanceState{StatePending, StateRunning, StateStopping, StateStopped, StateTerminated}
+
+// Instance is one app-tier worker machine or process.
+type Instance struct {
+	ID     string        `json:"id"`
+	State  InstanceState `json:"state"`
+	Since  time.Time     `json:"since"` // when it entered State
+	Busy   bool          `json:"busy"`  // working on a request, where the provider can tell
+	Detail string        `json:"detail,omitempty"`
+}
+
+// Provider creates and controls worker instances. Stop is a drain: the
+// worker finishes the request in hand, acknowledges it and exits; an
+// instance is never killed mid-request. Stopped instances are kept so Start
+// can bring them back faster than Launch.
+type Provider interface {
+	// Launch creates n new instances (pending, then running).
+	Launch(ctx context.Context, n int) ([]Instance, error)
+	// Start restarts stopped instances.
+	Start(ctx context.Context, ids []string) error
+	// Stop drains and stops running instances, keeping them for Start.
+	Stop(ctx context.Context, ids []string) error
+	// Terminate drains and removes instances for good.
+	Terminate(ctx context.Context, ids []string) error
+	// List returns this cluster's instances that are not terminated.
+	List(ctx context.Context) ([]Instance, error)
+}
