@@ -1,0 +1,76 @@
+package fsblob
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+)
+
+// Temporary files start with a dot, which no key may, so List and Get never
+// see them.
+const tempPrefix = ".tmp-"
+
+// staleAfter is how old a temporary file must be before Open removes it.
+// Another process may be writing a fresh one right now; no write of an
+// image takes anywhere near this long.
+const staleAfter = time.Hour
+
+// writeTemp writes data to a new temporary file in the store's directory,
+// flushed to disk so a rename or link never publishes a file whose content
+// a crash could still lose. It returns the file's name.
+func (s *Store) writeTemp(data []byte) (string, error) {
+	name := tempPrefix + rand.Text()
+	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		s.root.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// syncDir makes a rename or link durable: without it a crash could forget
+// the new directory entry even though the data reached the disk.
+func (s *Store) syncDir(op, key string) error {
+	d, err := s.root.Open(".")
+	if err == nil {
+		err = d.Sync()
+		d.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%s %q in %s: sync directory: %w", op, key, s.dir, err)
+	}
+	return nil
+}
+
+func (s *Store) removeStaleTemps() error {
+	entries, err := fs.ReadDir(s.root.FS(), ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < staleAfter {
+			continue // gone already, or maybe still being written
+		}
+		if err := s.root.Remove(e.Name()); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove stale %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
