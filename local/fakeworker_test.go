@@ -1,0 +1,76 @@
+package local_test
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as the worker: run with FAKE_WORKER set, it
+// acts as one instead of running the tests.
+func TestMain(m *testing.M) {
+	switch mode := os.Getenv("FAKE_WORKER"); mode {
+	case "":
+		os.Exit(m.Run())
+	case "parent":
+		fakeParent()
+	default:
+		fakeWorker(mode)
+	}
+}
+
+// Files in FAKE_DIR through which tests steer and observe fake workers.
+func busyFile(dir, id string) string { return filepath.Join(dir, id+".busy") } // exists: have work
+func pidFile(dir, id string) string  { return filepath.Join(dir, id+".pid") }
+func doneFile(dir, id string) string { return filepath.Join(dir, id+".done") } // a line per finished request
+
+// fakeWorker speaks the status protocol. It is busy while its busy file
+// exists. SIGTERM makes it finish the request in hand (300ms of simulated
+// work, recorded in its done file) and exit 0; in mode "stubborn" it
+// ignores SIGTERM.
+func fakeWorker(mode string) {
+	id, dir := os.Getenv("IMGREC_INSTANCE_ID"), os.Getenv("FAKE_DIR")
+	fd, err := strconv.Atoi(os.Getenv("IMGREC_STATUS_FD"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake worker: no IMGREC_STATUS_FD")
+		os.Exit(2)
+	}
+	status := os.NewFile(uintptr(fd), "status")
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	if mode == "stubborn" {
+		signal.Ignore(syscall.SIGTERM)
+	}
+	os.WriteFile(pidFile(dir, id), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	fmt.Println("fake worker starting")
+	fmt.Fprint(os.Stderr, "no newline at exit")
+	// Noise the provider must skip before the word that counts.
+	fmt.Fprint(status, "loading model\n\nbusy-ish\n", strings.Repeat("x", 100<<10), "\n  ready  extra\r\n")
+
+	busy := false
+	for tick := time.Tick(5 * time.Millisecond); ; {
+		select {
+		case <-term:
+			if busy {
+				time.Sleep(300 * time.Millisecond)
+				f, _ := os.OpenFile(doneFile(dir, id), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				fmt.Fprintln(f, "finished")
+				f.Close()
+				fmt.Fprintln(status, "idle")
+			}
+			os.Exit(0)
+		case <-tick:
+			_, err := os.Stat(busyFile(dir, id))
+			if want := err == nil; want != busy {
+				busy = want
+				fmt.Fprintln(status, map[bool]string{true: "busy", false: "idle"}[busy])
+			}
+		}
+	}
+}
