@@ -16,7 +16,12 @@
 //
 // Stop sends SIGTERM: the worker finishes the request in hand and exits 0.
 // A worker still running DrainTimeout later gets SIGKILL. Stopped instances
-// keep their id and are started again by Start.
+// keep their id and are started again by Start. A worker that exits
+// unasked becomes stopped too, with Detail saying how it ended
+// ("exited: signal: killed").
+//
+// Workers never outlive this process: Close drains them, and on Linux a
+// parent killed outright takes them along (Pdeathsig, see startCmd).
 package local
 
 import (
@@ -120,7 +125,9 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	return out, nil
 }
 
-// Start restarts stopped workers under their ids.
+// Start restarts stopped workers under their ids. Like Stop and Terminate,
+// it acts on all its ids or, if one is unknown (ENOTFOUND) or in the wrong
+// state (EINVALID), on none.
 func (p *Provider) Start(ctx context.Context, ids []string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -144,7 +151,7 @@ func (p *Provider) Start(ctx context.Context, ids []string) error {
 	return errors.Join(errs...)
 }
 
-// Stop drains workers and keeps them for Start.
+// Stop drains pending and running workers and keeps them for Start.
 func (p *Provider) Stop(ctx context.Context, ids []string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("stop: %w", err)
@@ -161,7 +168,8 @@ func (p *Provider) Stop(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// Terminate drains workers and forgets them once they have exited.
+// Terminate drains workers in any state and forgets them once they have
+// exited; they are stopping until then.
 func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("terminate: %w", err)
