@@ -1,0 +1,142 @@
+package nn
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+type convCase struct {
+	n, h, w, cin, cout, k, stride, pad int
+}
+
+var convCases = []convCase{
+	{1, 5, 7, 16, 40, 1, 1, 0},     // 1×1 stride 1, cout not a panel multiple
+	{3, 8, 8, 64, 128, 1, 2, 0},    // downsample projection
+	{1, 5, 7, 64, 64, 3, 1, 1},     // layer1-like, odd spatial
+	{3, 9, 9, 20, 33, 3, 2, 1},     // 3×3 stride 2, odd channels
+	{1, 13, 11, 3, 64, 7, 2, 3},    // stem
+	{3, 10, 9, 3, 70, 7, 2, 3},     // stem, batch 3, edge panel
+	{2, 6, 6, 5, 9, 3, 1, 0},       // small cin without padding
+	{1, 7, 5, 17, 100, 3, 1, 1},    // K not a multiple of anything
+	{1, 2, 2, 512, 512, 3, 1, 1},   // layer4 at 64×64: M = 4
+	{1, 2, 2, 256, 512, 3, 2, 1},   // to a single pixel
+	{3, 4, 4, 128, 256, 3, 2, 1},   // batch 3 stride 2
+	{2, 3, 3, 1, 1, 3, 1, 1},       // 1 channel in and out
+	{1, 1, 13, 32, 96, 1, 1, 0},    // M = 13 rows
+	{1, 14, 14, 64, 64, 3, 1, 1},   // many row tiles
+	{1, 5, 5, 1000, 31, 1, 1, 0},   // wide K, narrow N
+	{1, 11, 11, 8, 32, 5, 3, 2},    // 5×5 stride 3
+	{2, 4, 6, 3, 16, 3, 1, 1},      // small cin, 3×3
+	{1, 3, 3, 40, 48, 3, 2, 0},     // stride 2 no pad
+	{1, 1, 1, 512, 1000, 1, 1, 0},  // fc as conv
+	{8, 1, 1, 512, 1000, 1, 1, 0},  // fc batch 8
+	{1, 28, 28, 128, 128, 3, 1, 1}, // layer2 at 224 / 2
+}
+
+func TestConvKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, k := range kernels() {
+		for _, cc := range convCases {
+			for _, variant := range []struct{ res, relu bool }{{false, false}, {false, true}, {true, true}, {true, false}} {
+				name := fmt.Sprintf("%s/%+v/res=%v/relu=%v", k.name, cc, variant.res, variant.relu)
+				t.Run(name, func(t *testing.T) {
+					w := randSlice(rng, cc.cout*cc.cin*cc.k*cc.k)
+					bias := randSlice(rng, cc.cout)
+					x := randTensor(rng, cc.n, cc.h, cc.w, cc.cin)
+					conv := NewConv2D(w, bias, cc.cout, cc.cin, cc.k, cc.k, cc.stride, cc.pad)
+					oh, ow := conv.OutSize(cc.h, cc.w)
+					var res *Tensor
+					if variant.res {
+						res = randTensor(rng, cc.n, oh, ow, cc.cout)
+					}
+					xCopy := slices.Clone(x.Data)
+					var dst Tensor
+					conv.forward(k, &dst, x, res, variant.relu)
+					if dst.N != cc.n || dst.H != oh || dst.W != ow || dst.C != cc.cout {
+						t.Fatalf("dst shape %d×%d×%d×%d", dst.N, dst.H, dst.W, dst.C)
+					}
+					if !slices.Equal(x.Data, xCopy) {
+						t.Fatal("x was modified")
+					}
+					want, mag := refConv(x, w, bias, cc.cout, cc.k, cc.k, cc.stride, cc.pad, res, variant.relu)
+					checkClose(t, dst.Data, want, mag)
+				})
+			}
+		}
+	}
+}
+
+func TestConvReusesDst(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	conv := NewConv2D(randSlice(rng, 32*16*9), randSlice(rng, 32), 32, 16, 3, 3, 1, 1)
+	x := randTensor(rng, 1, 6, 6, 16)
+	buf := make([]float32, 10000)
+	for i := range buf {
+		buf[i] = 1e30 // garbage that must be overwritten
+	}
+	dst := Tensor{Data: buf}
+	conv.Forward(&dst, x, nil, false)
+	if &dst.Data[0] != &buf[0] || len(dst.Data) != 6*6*32 {
+		t.Fatalf("dst not reused: len %d", len(dst.Data))
+	}
+	want, mag := refConv(x, unpackedWeights(conv), conv.bias, 32, 3, 3, 1, 1, nil, false)
+	checkClose(t, dst.Data, want, mag)
+}
+
+// unpackedWeights inverts packWeights, so the test above can reuse conv's own weights.
+func unpackedWeights(c *Conv2D) []float32 {
+	w := make([]float32, c.cout*c.cin*c.kh*c.kw)
+	k := c.kh * c.kw * c.cin
+	for o := range c.cout {
+		for ci := range c.cin {
+			for ky := range c.kh {
+				for kx := range c.kw {
+					w[((o*c.cin+ci)*c.kh+ky)*c.kw+kx] = c.w[o/panelWidth*k*panelWidth+((ky*c.kw+kx)*c.cin+ci)*panelWidth+o%panelWidth]
+				}
+			}
+		}
+	}
+	return w
+}
+
+func TestConvConcurrent(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	w, bias := randSlice(rng, 64*64*9), randSlice(rng, 64)
+	conv := NewConv2D(w, bias, 64, 64, 3, 3, 1, 1)
+	x := randTensor(rng, 2, 9, 9, 64)
+	want, mag := refConv(x, w, bias, 64, 3, 3, 1, 1, nil, true)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for g := range errs {
+		wg.Go(func() {
+			var dst Tensor
+			for range 20 {
+				conv.Forward(&dst, x, nil, true)
+			}
+			for i := range want {
+				if d := float64(dst.Data[i]) - want[i]; d*d > tolerance*tolerance*(1+mag[i])*(1+mag[i]) {
+					errs[g] = fmt.Errorf("goroutine %d: element %d = %v, want %v", g, i, dst.Data[i], want[i])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewConv2DRejectsBadSizes(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for 7×7 weights declared as 2×2")
+		}
+	}()
+	NewConv2D(make([]float32, 64*3*7*7), make([]float32, 64), 64, 3, 2, 2, 1, 3)
+}

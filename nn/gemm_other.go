@@ -1,0 +1,4 @@
+package nn
+
+// asmKernels: no assembly kernels in this build.
+func asmKernels() []*kernel { return nil }
