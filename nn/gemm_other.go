@@ -1,3 +1,5 @@
+//go:build purego || !amd64
+
 package nn
 
 // asmKernels: no assembly kernels in this build.
