@@ -1,0 +1,225 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+)
+
+const (
+	maxExamples  = 5  // wrong answers kept as examples
+	maxReasons   = 10 // distinct failure reasons kept; the rest are counted together
+	otherReasons = "other reasons"
+)
+
+// Summary is the outcome of a run. It marshals to JSON with snake_case
+// names and durations in seconds (see MarshalJSON).
+type Summary struct {
+	Planned       int  // requests asked for
+	Requests      int  // requests completed: fewer than Planned if interrupted
+	Concurrency   int  // the most requests allowed in flight
+	OK            int  // 200 with the expected label, or any 200 without labels
+	Wrong         int  // 200 with another label than expected
+	Failed        int  // transport error, timeout or non-200 status
+	LabelsChecked bool // whether answers were compared with expected labels
+	Interrupted   bool // the run was stopped before Planned requests were sent
+
+	Wall       time.Duration // from the first request sent to the last answer
+	Throughput float64       // completed requests per second of Wall
+	Latency    Latency       // over every completed request, failed ones included
+
+	WrongExamples []Wrong   // the first few wrong answers
+	Failures      []Failure // failures grouped by reason, most frequent first
+}
+
+// Latency summarises request durations. Percentiles are exact, by nearest
+// rank over all durations: Pn is the smallest duration that at least n% of
+// requests did not exceed, sorted[ceil(n·count/100)-1].
+type Latency struct {
+	Min, Mean, P50, P95, P99, Max time.Duration
+}
+
+// Wrong is an answer that differs from the expected label.
+type Wrong struct {
+	File string `json:"file"`
+	Got  string `json:"got"`
+	Want string `json:"want"`
+}
+
+// Failure counts the failed requests that share a reason, such as
+// "HTTP 503 Service Unavailable: queue full" or "timeout after 1m30s".
+// Past the first few distinct reasons, failures are counted under
+// "other reasons", so Counts always add up to Summary.Failed.
+type Failure struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// MarshalJSON writes durations as seconds and names fields for scripts:
+// requests, planned, concurrency, ok, wrong, failed, labels_checked,
+// interrupted, wall_seconds, throughput_rps,
+// latency_seconds{min,mean,p50,p95,p99,max}, wrong_examples[{file,got,want}],
+// failures[{reason,count}].
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type latency struct {
+		Min  float64 `json:"min"`
+		Mean float64 `json:"mean"`
+		P50  float64 `json:"p50"`
+		P95  float64 `json:"p95"`
+		P99  float64 `json:"p99"`
+		Max  float64 `json:"max"`
+	}
+	l := s.Latency
+	out := struct {
+		Requests      int       `json:"requests"`
+		Planned       int       `json:"planned"`
+		Concurrency   int       `json:"concurrency"`
+		OK            int       `json:"ok"`
+		Wrong         int       `json:"wrong"`
+		Failed        int       `json:"failed"`
+		LabelsChecked bool      `json:"labels_checked"`
+		Interrupted   bool      `json:"interrupted"`
+		WallSeconds   float64   `json:"wall_seconds"`
+		Throughput    float64   `json:"throughput_rps"`
+		Latency       latency   `json:"latency_seconds"`
+		WrongExamples []Wrong   `json:"wrong_examples"`
+		Failures      []Failure `json:"failures"`
+	}{
+		s.Requests, s.Planned, s.Concurrency, s.OK, s.Wrong, s.Failed, s.LabelsChecked, s.Interrupted,
+		s.Wall.Seconds(), s.Throughput,
+		latency{l.Min.Seconds(), l.Mean.Seconds(), l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds(), l.Max.Seconds()},
+		s.WrongExamples, s.Failures,
+	}
+	// Empty lists rather than null, so scripts can iterate without checks.
+	if out.WrongExamples == nil {
+		out.WrongExamples = []Wrong{}
+	}
+	if out.Failures == nil {
+		out.Failures = []Failure{}
+	}
+	return json.Marshal(out)
+}
+
+// newLatency computes the statistics of ds, which it sorts.
+func newLatency(ds []time.Duration) Latency {
+	if len(ds) == 0 {
+		return Latency{}
+	}
+	slices.Sort(ds)
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return Latency{
+		Min:  ds[0],
+		Mean: sum / time.Duration(len(ds)),
+		P50:  percentile(ds, 50),
+		P95:  percentile(ds, 95),
+		P99:  percentile(ds, 99),
+		Max:  ds[len(ds)-1],
+	}
+}
+
+// percentile returns the nearest-rank p-th percentile of sorted, a non-empty
+// ascending slice. Integer arithmetic keeps ranks exact (no 0.95*100 drift).
+func percentile(sorted []time.Duration, p int) time.Duration {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p·n/100)
+	return sorted[max(rank, 1)-1]
+}
+
+// recorder accumulates results from concurrent workers.
+type recorder struct {
+	mu        sync.Mutex
+	cfg       Config
+	start     time.Time
+	snap      Snapshot
+	latencies []time.Duration
+	wrong     []Wrong
+	failures  []Failure
+	byReason  map[string]int // index into failures
+}
+
+func newRecorder(cfg Config) *recorder {
+	return &recorder{
+		cfg:       cfg,
+		start:     time.Now(),
+		snap:      Snapshot{Total: cfg.Requests},
+		latencies: make([]time.Duration, 0, cfg.Requests),
+		byReason:  map[string]int{},
+	}
+}
+
+// add records one completed request: the label got, or the error.
+func (r *recorder) add(name string, d time.Duration, got string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latencies = append(r.latencies, d)
+	r.snap.Done++
+	want, checked := r.cfg.Expected[name]
+	switch {
+	case err != nil:
+		r.snap.Failed++
+		r.fail(reason(err, r.cfg.Timeout))
+	case checked && got != want:
+		r.snap.Wrong++
+		if len(r.wrong) < maxExamples {
+			r.wrong = append(r.wrong, Wrong{File: name, Got: got, Want: want})
+		}
+	default:
+		r.snap.OK++
+	}
+	if r.cfg.Progress != nil {
+		s := r.snap
+		s.Elapsed = time.Since(r.start)
+		r.cfg.Progress(s)
+	}
+}
+
+func (r *recorder) fail(why string) {
+	i, ok := r.byReason[why]
+	if !ok {
+		if len(r.failures) >= maxReasons {
+			why = otherReasons
+		}
+		if i, ok = r.byReason[why]; !ok {
+			i = len(r.failures)
+			r.byReason[why] = i
+			r.failures = append(r.failures, Failure{Reason: why})
+		}
+	}
+	r.failures[i].Count++
+}
+
+func (r *recorder) summary() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	wall := time.Since(r.start)
+	s := Summary{
+		Planned:       r.cfg.Requests,
+		Requests:      r.snap.Done,
+		Concurrency:   r.cfg.Concurrency,
+		OK:            r.snap.OK,
+		Wrong:         r.snap.Wrong,
+		Failed:        r.snap.Failed,
+		LabelsChecked: r.cfg.Expected != nil,
+		Wall:          wall,
+		Latency:       newLatency(r.latencies),
+		WrongExamples: r.wrong,
+		Failures:      slices.Clone(r.failures),
+	}
+	if wall > 0 {
+		s.Throughput = float64(s.Requests) / wall.Seconds()
+	}
+	// Most frequent first; the catch-all stays last whatever its count.
+	slices.SortStableFunc(s.Failures, func(a, b Failure) int {
+		if (a.Reason == otherReasons) != (b.Reason == otherReasons) {
+			if a.Reason == otherReasons {
+				return 1
+			}
+			return -1
+		}
+		return b.Count - a.Count
+	})
+	return s
+}
