@@ -86,6 +86,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	client := cfg.Client
 	if client == nil {
 		client = newClient(cfg.Concurrency)
+		defer client.CloseIdleConnections() // callers may Run many times
 	}
 	// Requests outlive a cancelled ctx so that in-flight answers are counted.
 	reqCtx := context.WithoutCancel(ctx)
@@ -203,13 +204,13 @@ func (e *statusError) Error() string {
 }
 
 // post sends one upload and returns the label the server answered.
-func post(ctx context.Context, client *http.Client, url string, b body, timeout time.Duration) (string, error) {
+func post(ctx context.Context, client *http.Client, target string, b body, timeout time.Duration) (string, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b.data))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b.data))
 	if err != nil {
 		return "", err
 	}
@@ -238,10 +239,11 @@ func reason(err error, timeout time.Duration) string {
 	switch {
 	case errors.As(err, &se):
 		return se.Error()
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("timeout after %v", timeout)
-	case errors.As(err, &ne) && ne.Timeout():
-		return "timeout"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		if timeout > 0 {
+			return fmt.Sprintf("timeout after %v", timeout)
+		}
+		return "timeout" // the caller's Client.Timeout
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
