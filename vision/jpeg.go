@@ -28,13 +28,15 @@ const maxScans = 1000
 // component is one colour component of the frame.
 type component struct {
 	id     byte
-	h, v   int       // sampling factors
-	tq     int       // quantisation table selector
-	quant  [64]int32 // latched when the component first appears in a scan
-	bw, bh int       // blocks per row and column, padded to whole MCUs
-	wib    int       // blocks per row that hold image data (width_in_blocks)
-	hib    int       // blocks per column that hold image data
-	dw, dh int       // samples per row and column that hold image data
+	h, v   int        // sampling factors
+	tq     int        // quantisation table selector
+	quant  [64]uint16 // latched when the component first appears in a scan
+	mult   [64]int32  // IDCT multipliers derived from quant
+	sv     int        // vertical sampling factor as the frame header gives it
+	bw, bh int        // blocks per row and column, padded to whole MCUs
+	wib    int        // blocks per row that hold image data (width_in_blocks)
+	hib    int        // blocks per column that hold image data
+	dw, dh int        // samples per row and column that hold image data
 
 	plane []byte  // bw*8 x bh*8 samples after the IDCT
 	coefs []int16 // progressive only: bw*bh blocks of 64 coefficients
@@ -56,7 +58,8 @@ type jpegDecoder struct {
 	hmax, vmax    int
 	mcusX, mcusY  int
 
-	quant     [4][64]int32
+	quant     [4][64]uint16 // natural order
+	iMCURows  int           // MCU rows of the frame as libjpeg counts them
 	quantSet  [4]bool
 	dcTables  [4]huffTable
 	acTables  [4]huffTable
@@ -235,14 +238,11 @@ func (d *jpegDecoder) parseDQT(seg []byte) error {
 			return errInvalid("corrupt JPEG: short quantization table")
 		}
 		for k := 0; k < 64; k++ {
-			var q int32
-			if pq == 0 {
-				q = int32(seg[1+k])
-			} else {
-				q = int32(seg[1+2*k])<<8 | int32(seg[2+2*k])
+			q := uint16(seg[1+k])
+			if pq == 1 {
+				q = uint16(seg[1+2*k])<<8 | uint16(seg[2+2*k])
 			}
-			// libjpeg-turbo's SIMD build keeps multipliers in 16 bits.
-			d.quant[tq][zigzag[k]] = int32(int16(q))
+			d.quant[tq][zigzag[k]] = q
 		}
 		d.quantSet[tq] = true
 		seg = seg[n:]
@@ -308,6 +308,10 @@ func decodeJPEG(data []byte, maxPixels int64) (*imgrec.Image, error) {
 func (d *jpegDecoder) setupFrame() error {
 	d.mcusX = ceilDiv(d.width, 8*d.hmax)
 	d.mcusY = ceilDiv(d.height, 8*d.vmax)
+	d.iMCURows = d.mcusY
+	for i := range d.comps {
+		d.comps[i].sv = d.comps[i].v
+	}
 	if len(d.comps) == 1 {
 		// A single-component frame is never interleaved: one block per MCU.
 		d.hmax, d.vmax = 1, 1

@@ -144,6 +144,10 @@ func (d *jpegDecoder) parseSOS(seg []byte) (*scanInfo, error) {
 				return nil, errInvalid("corrupt JPEG: missing quantization table %d", c.tq)
 			}
 			c.quant = d.quant[c.tq]
+			for k, q := range c.quant {
+				// libjpeg-turbo's SIMD build keeps multipliers in 16 bits.
+				c.mult[k] = int32(int16(q))
+			}
 			c.seen = true
 		}
 		needDC := !d.progressive || (sc.ss == 0 && sc.ah == 0)
@@ -194,7 +198,7 @@ func (d *jpegDecoder) sequentialMCU(sc *scanInfo, mx, my int, blk *[64]int16) er
 		if err := d.decodeBlock(blk, c); err != nil {
 			return err
 		}
-		idctIslow(blk, &c.quant, c.plane[c.blockAt(mx, my):], c.bw*8)
+		idctIslow(blk, &c.mult, c.plane[c.blockAt(mx, my):], c.bw*8)
 		return nil
 	}
 	for _, c := range sc.comps {
@@ -203,7 +207,7 @@ func (d *jpegDecoder) sequentialMCU(sc *scanInfo, mx, my int, blk *[64]int16) er
 				if err := d.decodeBlock(blk, c); err != nil {
 					return err
 				}
-				idctIslow(blk, &c.quant, c.plane[c.blockAt(mx*c.h+bx, my*c.v+by):], c.bw*8)
+				idctIslow(blk, &c.mult, c.plane[c.blockAt(mx*c.h+bx, my*c.v+by):], c.bw*8)
 			}
 		}
 	}
