@@ -107,10 +107,11 @@ func (j *convJob) sweep(t0, t1, p0, p1 int) {
 	rows := j.k.rows
 	panelLen := j.taps * j.run * panelWidth
 	block := max(1, l2Budget/(4*panelLen))
-	t := tile{src: j.src, offs: make([]int, j.taps*rows), taps: j.taps, run: j.run,
-		ldc: j.cout, relu: j.relu}
+	t := tile{src: j.src, taps: j.taps, run: j.run, ldc: j.cout, relu: j.relu}
 	if j.k.usesPtrs {
 		t.ptrs = make([]*float32, j.taps*rows)
+	} else {
+		t.offs = make([]int, j.taps*rows)
 	}
 	m := len(j.dst) / j.cout
 	for q0 := p0; q0 < p1; q0 += block {
@@ -133,17 +134,24 @@ func (j *convJob) sweep(t0, t1, p0, p1 int) {
 	}
 }
 
-// indirect fills t.offs (and t.ptrs) for the tile of output pixels from m0.
+// indirect fills t.offs, or t.ptrs for the kernels that use them, for the
+// tile of output pixels from m0.
 func (j *convJob) indirect(t *tile, m0 int) {
 	rows := j.k.rows
+	n, rem := m0/(j.oh*j.ow), m0%(j.oh*j.ow)
+	oy, ox := rem/j.ow, rem%j.ow
 	for r := range rows {
-		pix := m0 + min(r, t.mr-1) // rows past the end repeat the last one
-		n, rem := pix/(j.oh*j.ow), pix%(j.oh*j.ow)
-		oy, ox := rem/j.ow, rem%j.ow
+		if r > 0 && r < t.mr { // rows past the end repeat the last one
+			if ox++; ox == j.ow {
+				if ox, oy = 0, oy+1; oy == j.oh {
+					oy, n = 0, n+1
+				}
+			}
+		}
 		if j.rowRuns {
-			// Padded input: the run of kernel row ky starts at the window's corner.
+			// Padded input: kernel row ky is one run from the window's corner.
 			for ky := range j.kh {
-				t.offs[ky*rows+r] = ((n*j.sh+oy*j.stride+ky)*j.sw + ox*j.stride) * j.cin
+				j.point(t, ky*rows+r, ((n*j.sh+oy*j.stride+ky)*j.sw+ox*j.stride)*j.cin)
 			}
 			continue
 		}
@@ -155,18 +163,21 @@ func (j *convJob) indirect(t *tile, m0 int) {
 				if iy >= 0 && iy < j.sh && ix >= 0 && ix < j.sw {
 					off = ((n*j.sh+iy)*j.sw + ix) * j.cin
 				}
-				t.offs[(ky*j.kw+kx)*rows+r] = off
+				j.point(t, (ky*j.kw+kx)*rows+r, off)
 			}
 		}
 	}
-	if t.ptrs != nil {
-		for i, off := range t.offs {
-			if off < 0 {
-				t.ptrs[i] = &j.zero[0]
-			} else {
-				t.ptrs[i] = &j.src[off]
-			}
-		}
+}
+
+// point sets entry i of the tile's A table to the run at off (-1: zeros).
+func (j *convJob) point(t *tile, i, off int) {
+	switch {
+	case t.ptrs == nil:
+		t.offs[i] = off
+	case off < 0:
+		t.ptrs[i] = &j.zero[0]
+	default:
+		t.ptrs[i] = &j.src[off]
 	}
 }
 

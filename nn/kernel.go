@@ -14,8 +14,8 @@ type kernel struct {
 // input, so the convolution needs no im2col buffer.
 type tile struct {
 	src  []float32  // the input the runs live in
-	offs []int      // [tap*rows+r]: start of the run in src, or -1 for zero padding
-	ptrs []*float32 // the same as pointers; rows ≥ mr repeat a valid row
+	offs []int      // [tap*rows+r]: start of the run in src, or -1 for zero padding; rows ≥ mr unset
+	ptrs []*float32 // instead of offs, for assembly: pointers, rows ≥ mr repeat a valid one
 	taps int
 	run  int       // floats per tap
 	b    []float32 // packed weight panel, taps*run*panelWidth

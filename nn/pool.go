@@ -1,9 +1,6 @@
 package nn
 
-import (
-	"fmt"
-	"math"
-)
+import "fmt"
 
 // MaxPool2D sets dst to the k×k max pooling of x with the given stride and
 // padding; padded positions are -inf, as in torch's MaxPool2d(k, stride, pad).
@@ -19,31 +16,47 @@ func MaxPool2D(dst, x *Tensor, k, stride, pad int) {
 	n := workers()
 	parallel(n, func(i int) {
 		r0, r1 := span(i, n, rows)
+		if r0 == r1 {
+			return
+		}
+		// Separable: the max over the window's rows into one row of W×C,
+		// then over its columns. The centre tap (ky, kx = pad) is always
+		// inside the input, so it initialises each max.
+		col := make([]float32, x.W*c)
 		for r := r0; r < r1; r++ {
 			b, oy := r/oh, r%oh
-			y0, y1 := max(oy*stride-pad, 0), min(oy*stride-pad+k, x.H)
-			for ox := range ow {
-				x0, x1 := max(ox*stride-pad, 0), min(ox*stride-pad+k, x.W)
-				out := dst.Data[((b*oh+oy)*ow+ox)*c:][:c]
-				for j := range out {
-					out[j] = float32(math.Inf(-1))
+			row := func(y int) []float32 { return x.Data[(b*x.H+y)*x.W*c:][:x.W*c] }
+			copy(col, row(oy*stride))
+			for y := max(oy*stride-pad, 0); y < min(oy*stride-pad+k, x.H); y++ {
+				if y != oy*stride {
+					maxStrided(col, row(y), x.W*c, 1, 0, 0)
 				}
-				for y := y0; y < y1; y++ {
-					for xx := x0; xx < x1; xx++ {
-						maxInto(out, x.Data[((b*x.H+y)*x.W+xx)*c:][:c])
-					}
+			}
+			out := dst.Data[(b*oh+oy)*ow*c:][:ow*c]
+			for ox := range ow {
+				copy(out[ox*c:(ox+1)*c], col[ox*stride*c:])
+			}
+			for kx := range k {
+				if kx == pad {
+					continue
+				}
+				// Output columns whose tap kx falls inside the input.
+				lo := max(0, (pad-kx+stride-1)/stride)
+				last := x.W - 1 + pad - kx // ox*stride ≤ last
+				if hi := min(ow, last/stride+1); last >= 0 && lo < hi {
+					maxStrided(out[lo*c:], col[(lo*stride-pad+kx)*c:], c, hi-lo, c, stride*c)
 				}
 			}
 		}
 	})
 }
 
-// maxInto sets dst[i] = max(dst[i], src[i]).
-func maxInto(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		if v > dst[i] {
-			dst[i] = v
+// maxStridedGo is maxStrided in portable Go.
+func maxStridedGo(dst, src []float32, c, n, ds, ss int) {
+	for i := range n {
+		d, s := dst[i*ds:][:c], src[i*ss:][:c]
+		for j, v := range s {
+			d[j] = max(d[j], v)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -71,5 +72,21 @@ func TestGlobalAvgPool(t *testing.T) {
 			}
 		}
 		checkClose(t, got, want, mag)
+	}
+}
+
+// TestMaxStrided checks the kernel MaxPool2D uses (assembly where the CPU has
+// it) against the Go one on odd lengths and strides.
+func TestMaxStrided(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, cc := range []struct{ c, n, ds, ss int }{{64, 7, 64, 128}, {5, 3, 9, 5}, {100, 1, 0, 0}, {17, 4, 20, 33}, {16, 2, 16, 16}} {
+		src := randSlice(rng, (cc.n-1)*cc.ss+cc.c)
+		dst := randSlice(rng, (cc.n-1)*cc.ds+cc.c+3)
+		want := slices.Clone(dst)
+		maxStridedGo(want, src, cc.c, cc.n, cc.ds, cc.ss)
+		maxStrided(dst, src, cc.c, cc.n, cc.ds, cc.ss)
+		if !slices.Equal(dst, want) {
+			t.Fatalf("%+v: got %v, want %v", cc, dst, want)
+		}
 	}
 }
