@@ -18,7 +18,7 @@ const (
 	// ones mean the pull was lost (the server restarted) and Receive asks
 	// again. After a reconnect, jetstream renews the pull by itself.
 	pullExpiry    = 30 * time.Second
-	pullHeartbeat = 3 * time.Second
+	pullHeartbeat = 2 * time.Second
 	// A cancelled Receive waits up to abandonWait for its pull to be
 	// dropped (a round trip); the drain goes on for up to drainWait.
 	abandonWait = 200 * time.Millisecond
@@ -66,6 +66,11 @@ func (q *Queue) next(ctx context.Context) (jetstream.Msg, error) {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(err, jetstream.ErrNoHeartbeat):
+			// The pull was lost, or the server no longer knows the consumer
+			// (it restarted without its store) and drops every pull.
+			if _, err := consumer.Info(ctx); err != nil {
+				q.healed(ctx, err)
+			}
 			continue
 		case q.healed(ctx, err):
 			continue

@@ -1,0 +1,139 @@
+package natsq_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/natsq"
+)
+
+// TestMaxDeliver: the delivery the server would never repeat is
+// dead-lettered by Receive, not handed out.
+func TestMaxDeliver(t *testing.T) {
+	t.Parallel()
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Visibility: time.Second, MaxDeliver: 2})
+	defer q.Close()
+	send(t, q, "a")
+	receive(t, q, 2*time.Second) // attempt 1, never settled
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
+	defer cancel()
+	if d, err := q.Receive(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Receive: got %v, %v; want nothing: attempt 2 of 2 is dead-lettered", d, err)
+	}
+	waitStats(t, q, "after the backstop", func(st imgrec.QueueStats) bool { return st == imgrec.QueueStats{DeadLetters: 1} })
+	letters, err := q.DeadLetters(t.Context(), 10)
+	if err != nil || len(letters) != 1 || letters[0].Attempts != 2 || !strings.Contains(letters[0].Reason, "delivered 2 times") {
+		t.Errorf("DeadLetters: %+v, %v; want a on attempt 2, delivered 2 times", letters, err)
+	}
+}
+
+// TestNotARequest: whatever else lands on the request subject is
+// dead-lettered, and the next request still comes through.
+func TestNotARequest(t *testing.T) {
+	t.Parallel()
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Visibility: time.Second})
+	defer q.Close()
+	nc, err := nats.Connect(q.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Publish("imgrec.requests", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	send(t, q, "a")
+	if d := receive(t, q, 2*time.Second); d.Request().ID != "a" {
+		t.Errorf("received %+v, want a", d.Request())
+	}
+	letters, err := q.DeadLetters(t.Context(), 10)
+	if err != nil || len(letters) != 1 || !strings.Contains(letters[0].Reason, "not a request") {
+		t.Errorf("DeadLetters: %+v, %v; want the non-request", letters, err)
+	}
+}
+
+// TestCancelledReceives races many Receives whose ctx ends against a
+// stream of requests, with a visibility timeout far beyond the test: a
+// request lost to an abandoned pull would be missing at the end.
+func TestCancelledReceives(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Visibility: time.Minute})
+	defer q.Close()
+	sender := mustDial(t, q.URL(), natsq.Config{})
+	defer sender.Close()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
+			if err := sender.Send(t.Context(), imgrec.Request{ID: fmt.Sprint(i), Key: "k", Sent: time.Now()}); err != nil {
+				t.Errorf("Send: %v", err)
+			}
+		}
+	})
+	got := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < n && time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Duration(rand.IntN(3000))*time.Microsecond)
+		d, err := q.Receive(ctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		got[d.Request().ID] = max(got[d.Request().ID], d.Attempt())
+		if err := d.Ack(t.Context()); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+	}
+	wg.Wait()
+	if len(got) != n {
+		t.Fatalf("received %d of %d requests; the rest are stuck in abandoned pulls", len(got), n)
+	}
+	retried := 0
+	for _, attempt := range got {
+		if attempt > 1 {
+			retried++
+		}
+	}
+	t.Logf("%d of %d requests were handed back by a cancelled Receive", retried, n)
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	for name, cfg := range map[string]natsq.Config{
+		"prefix with a dot":   {DataDir: t.TempDir(), Prefix: "a.b"},
+		"negative visibility": {DataDir: t.TempDir(), Visibility: -time.Second},
+		"max deliver 1":       {DataDir: t.TempDir(), MaxDeliver: 1},
+		"no data directory":   {},
+	} {
+		if _, err := natsq.Embedded(cfg); imgrec.ErrorCode(err) != imgrec.EINVALID {
+			t.Errorf("%s: got %v, want code %s", name, err, imgrec.EINVALID)
+		}
+	}
+	if _, err := natsq.Dial(fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), natsq.Config{}); imgrec.ErrorCode(err) != imgrec.EUNAVAILABLE {
+		t.Errorf("Dial with no server: got %v, want code %s", err, imgrec.EUNAVAILABLE)
+	}
+}
+
+func TestEmbeddedURL(t *testing.T) {
+	t.Parallel()
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir()})
+	defer q.Close()
+	if !strings.HasPrefix(q.URL(), "nats://127.0.0.1:") {
+		t.Errorf("URL %q, want nats://127.0.0.1:<port>", q.URL())
+	}
+	if err := q.Reply(t.Context(), "other.reply.x", imgrec.Response{ID: "r"}); imgrec.ErrorCode(err) != imgrec.EINVALID {
+		t.Errorf("Reply to another queue's address: got %v, want code %s", err, imgrec.EINVALID)
+	}
+}

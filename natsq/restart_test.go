@@ -1,0 +1,176 @@
+package natsq_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/natsq"
+)
+
+// TestEmbeddedRestart reopens the embedded server on the same directory:
+// waiting and in-flight requests and dead letters are all still there.
+func TestEmbeddedRestart(t *testing.T) {
+	t.Parallel()
+	cfg := natsq.Config{DataDir: t.TempDir(), Visibility: time.Second}
+	q := mustEmbedded(t, cfg)
+	for _, id := range []string{"a", "b", "c"} {
+		send(t, q, id)
+	}
+	dead := receive(t, q, 2*time.Second)
+	if err := dead.DeadLetter(t.Context(), "before restart"); err != nil {
+		t.Fatalf("DeadLetter: %v", err)
+	}
+	held := receive(t, q, 2*time.Second) // never settled: in flight across the restart
+	if err := q.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	q = mustEmbedded(t, cfg)
+	defer q.Close()
+	waitStats(t, q, "after restart", func(st imgrec.QueueStats) bool { return st.Depth() == 2 && st.DeadLetters == 1 })
+	letters, err := q.DeadLetters(t.Context(), 10)
+	if err != nil || len(letters) != 1 || letters[0].Request.ID != dead.Request().ID || letters[0].Reason != "before restart" {
+		t.Errorf("DeadLetters after restart: %+v, %v; want %s", letters, err, dead.Request().ID)
+	}
+	got := map[string]int{}
+	for range 2 {
+		d := receive(t, q, 3*time.Second)
+		got[d.Request().ID] = d.Attempt()
+		if err := d.Ack(t.Context()); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+	}
+	if got[held.Request().ID] != 2 || len(got) != 2 {
+		t.Errorf("after restart received %v (id: attempt), want %s again on attempt 2 and the waiting one", got, held.Request().ID)
+	}
+}
+
+// TestReconnect restarts an external server under a connected queue: a
+// Receive waiting through the restart gets the request sent after it.
+func TestReconnect(t *testing.T) {
+	t.Parallel()
+	port, dir := freePort(t), t.TempDir()
+	url, stop := startServer(t, port, dir)
+	q := mustDial(t, url, natsq.Config{Visibility: 5 * time.Second})
+	defer q.Close()
+	waiting := receiveAsync(t, q)
+
+	stop()
+	startServer(t, port, dir)
+	restarted := time.Now()
+	sendEventually(t, q, "after-restart")
+	select {
+	case d := <-waiting:
+		t.Logf("received %v after the restart", time.Since(restarted))
+		if d.Request().ID != "after-restart" || d.Attempt() != 1 {
+			t.Errorf("received %s on attempt %d, want after-restart on attempt 1", d.Request().ID, d.Attempt())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the Receive waiting through the restart got nothing")
+	}
+	send(t, q, "later")
+	if d := receive(t, q, 2*time.Second); d.Request().ID != "later" {
+		t.Errorf("received %s, want later", d.Request().ID)
+	}
+}
+
+// TestServerLostStore restarts an external server without its store: the
+// queue recreates its streams and consumer and goes on.
+func TestServerLostStore(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	url, stop := startServer(t, port, t.TempDir())
+	q := mustDial(t, url, natsq.Config{Visibility: 5 * time.Second})
+	defer q.Close()
+	waiting := receiveAsync(t, q)
+
+	stop()
+	startServer(t, port, t.TempDir())
+	restarted := time.Now()
+	sendEventually(t, q, "after-restart")
+	select {
+	case d := <-waiting:
+		t.Logf("received %v after the restart", time.Since(restarted))
+		if d.Request().ID != "after-restart" {
+			t.Errorf("received %s, want after-restart", d.Request().ID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the Receive waiting through the restart got nothing")
+	}
+}
+
+// receiveAsync starts a Receive and waits until its pull is on the server.
+func receiveAsync(t *testing.T, q imgrec.Queue) <-chan imgrec.Delivery {
+	t.Helper()
+	got := make(chan imgrec.Delivery, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d, err := q.Receive(ctx)
+		if err != nil {
+			t.Errorf("Receive: %v", err)
+			return
+		}
+		got <- d
+	}()
+	time.Sleep(200 * time.Millisecond)
+	return got
+}
+
+// sendEventually retries Send while the connection comes back.
+func sendEventually(t *testing.T, q imgrec.Queue, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		err := q.Send(ctx, imgrec.Request{ID: id, Key: id + ".JPEG", Sent: time.Now()})
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Send %s after the restart: %v", id, err)
+		}
+		t.Logf("Send %s: %v (code %s); retrying", id, err, imgrec.ErrorCode(err))
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func send(t *testing.T, q imgrec.Queue, id string) {
+	t.Helper()
+	if err := q.Send(t.Context(), imgrec.Request{ID: id, Key: id + ".JPEG", Sent: time.Now()}); err != nil {
+		t.Fatalf("Send %s: %v", id, err)
+	}
+}
+
+func receive(t *testing.T, q imgrec.Queue, within time.Duration) imgrec.Delivery {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), within)
+	defer cancel()
+	d, err := q.Receive(ctx)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	return d
+}
+
+// waitStats polls Stats for up to a second until ok holds.
+func waitStats(t *testing.T, q imgrec.Queue, when string, ok func(imgrec.QueueStats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		st, err := q.Stats(t.Context())
+		if err != nil {
+			t.Fatalf("Stats %s: %v", when, err)
+		}
+		if ok(st) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Stats %s: %+v, not what was expected", when, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
