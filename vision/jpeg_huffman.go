@@ -176,18 +176,39 @@ func (br *bitReader) receiveExtend(s int) int32 {
 	return v
 }
 
+// extendFilled is receiveExtend for 1 <= s <= 15 when s bits are buffered.
+func (br *bitReader) extendFilled(s uint) int32 {
+	v := int32(br.acc >> (64 - s))
+	br.acc <<= s
+	br.n -= int(s)
+	if v < 1<<(s-1) {
+		v += -1<<s + 1
+	}
+	return v
+}
+
 // decode reads one Huffman-coded symbol; ok is false for a code that is not
 // in the table.
 func (br *bitReader) decode(t *huffTable) (sym int, ok bool) {
 	if br.n < 16 {
 		br.fill()
 	}
+	return br.decodeFilled(t)
+}
+
+// decodeFilled is decode for a caller that made sure 16 bits are buffered.
+func (br *bitReader) decodeFilled(t *huffTable) (sym int, ok bool) {
 	if e := t.lut[br.acc>>(64-lookBits)]; e != 0 {
-		l := int(e >> 8)
+		l := e >> 8
 		br.acc <<= l
-		br.n -= l
+		br.n -= int(l)
 		return int(e & 0xFF), true
 	}
+	return br.decodeLong(t)
+}
+
+// decodeLong resolves codes longer than lookBits.
+func (br *bitReader) decodeLong(t *huffTable) (sym int, ok bool) {
 	peek := int32(br.acc >> 48)
 	for l := lookBits + 1; l <= 16; l++ {
 		code := peek >> (16 - l)

@@ -227,11 +227,15 @@ func (d *jpegDecoder) decodeBlock(blk *[64]int16, c *component) error {
 	blk[0] = int16(c.dcPred)
 	ac := &d.acTables[c.acT]
 	for k := 1; k < 64; k++ {
-		rs, ok := br.decode(ac)
+		// A code (<= 16 bits) and its value (<= 15 bits) fit in 32 bits.
+		if br.n < 32 {
+			br.fill()
+		}
+		rs, ok := br.decodeFilled(ac)
 		if !ok {
 			return errBadCode
 		}
-		r, s := rs>>4, rs&15
+		r, s := rs>>4, uint(rs&15)
 		if s == 0 {
 			if r != 15 {
 				break
@@ -240,7 +244,7 @@ func (d *jpegDecoder) decodeBlock(blk *[64]int16, c *component) error {
 			continue
 		}
 		k += r
-		blk[zigzag[k]] = int16(br.receiveExtend(s))
+		blk[zigzag[k]] = int16(br.extendFilled(s))
 	}
 	return nil
 }

@@ -15,13 +15,13 @@ import (
 func pngConfig(data []byte) (w, h int, err error) {
 	cfg, err := png.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return 0, 0, pngError(err)
+		return 0, 0, pngError(data, err)
 	}
 	return cfg.Width, cfg.Height, nil
 }
 
-func pngError(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+func pngError(data []byte, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || !bytes.Contains(data, []byte("IEND")) {
 		return imgrec.WrapError(imgrec.EINVALID, err, "truncated PNG")
 	}
 	return imgrec.WrapError(imgrec.EINVALID, err, "bad PNG")
@@ -39,7 +39,7 @@ func decodePNG(data []byte, maxPixels int64) (*imgrec.Image, error) {
 	}
 	m, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
-		return nil, pngError(err)
+		return nil, pngError(data, err)
 	}
 	img := &imgrec.Image{Width: w, Height: h, Pix: make([]byte, w*h*3)}
 	b := m.Bounds()
