@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/imgrec/imgrec/web"
+)
+
+func init() {
+	register("web", "run the web tier alone, against a shared queue and buckets", runWeb)
+}
+
+func runWeb(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "web", "web --queue nats://HOST:PORT --blobs file:///DIR [--addr HOST:PORT] [flags]")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
+	blobs := fs.String("blobs", "", "buckets: file:///DIR (required)")
+	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
+	wf := webFlags(fs)
+	qf := queueFlags(fs)
+	newLogger := logFlags(fs, e)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *queueURL == "" || *blobs == "" {
+		return usagef("--queue and --blobs are required")
+	}
+	log := newLogger()
+	b, err := openBuckets(*blobs)
+	if err != nil {
+		return err
+	}
+	q, err := qf.dial(*queueURL, log)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := web.New(ctx, web.Config{
+		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
+		MaxUploadBytes: *wf.maxUpload, Timeout: *wf.timeout, AdminToken: *adminToken,
+		Registry: reg, Gatherer: reg, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return serveHTTP(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
+		fmt.Fprintf(e.stderr, "imgrec web tier on http://%s/\n", a)
+	})
+}

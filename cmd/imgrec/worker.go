@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/resnet"
+	"github.com/imgrec/imgrec/vision"
+	"github.com/imgrec/imgrec/worker"
+)
+
+func init() {
+	register("worker", "run one app-tier worker: pull, classify, store, reply, ack", runWorker)
+}
+
+func runWorker(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT --blobs file:///DIR [--model PATH] [flags]")
+	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
+	blobs := fs.String("blobs", "", "buckets: file:///DIR (input and output under DIR) (required)")
+	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of `imgrec model pull`")
+	profileFlag := fs.String("profile", "reference", "preprocessing profile: reference or imagenet")
+	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
+	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
+	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
+	qf := queueFlags(fs)
+	newLogger := logFlags(fs, e)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *queueURL == "" || *blobs == "" {
+		return usagef("--queue and --blobs are required")
+	}
+	log := newLogger()
+	if *id == "" {
+		if *id = os.Getenv("IMGREC_INSTANCE_ID"); *id == "" {
+			*id, _ = os.Hostname()
+		}
+	}
+	profile, err := vision.ParseProfile(*profileFlag)
+	if err != nil {
+		return err
+	}
+	modelPath, err := resnet.Locate(*modelFlag)
+	if err != nil {
+		return err
+	}
+	model, err := resnet.Load(modelPath)
+	if err != nil {
+		return err
+	}
+	b, err := openBuckets(*blobs)
+	if err != nil {
+		return err
+	}
+	q, err := qf.dial(*queueURL, log)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	status, err := statusWriter()
+	if err != nil {
+		return err
+	}
+	w, err := worker.New(worker.Config{
+		Queue: q, Input: b.input, Output: b.output,
+		Classifier: &resnet.Classifier{Model: model, Profile: profile, MaxBatch: 1},
+		Decode: func(data []byte) (*imgrec.Image, error) {
+			return vision.Decode(data, vision.Limits{MaxPixels: *maxPixels})
+		},
+		ID:          *id,
+		MaxAttempts: *maxAttempts,
+		ExtendEvery: qf.visibility / 3,
+		Status:      status,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("worker started", "instance", *id, "model", modelPath, "queue", *queueURL)
+	return w.Run(ctx)
+}
+
+// statusWriter opens the pipe a local provider passes in IMGREC_STATUS_FD.
+func statusWriter() (io.Writer, error) {
+	v := os.Getenv("IMGREC_STATUS_FD")
+	if v == "" {
+		return nil, nil
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("IMGREC_STATUS_FD=%q: want a file descriptor number ≥ 3", v)
+	}
+	return os.NewFile(uintptr(fd), "status"), nil
+}
+
+// workerArgv is the command line a provider runs for one worker.
+func workerArgv(exe, queueURL, blobs, modelPath string, qf *queueFlagSet, extra ...string) []string {
+	argv := []string{exe, "worker", "--queue", queueURL, "--blobs", blobs, "--model", modelPath,
+		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
+		"--log-level", "warn"}
+	return append(argv, extra...)
+}

@@ -1,0 +1,291 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imgrec/imgrec"
+)
+
+// handleCourseUpload is the course workload generator's endpoint: multipart
+// "myfile" in, the label as plain text out.
+func (s *Server) handleCourseUpload(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	j, err := s.classify(w, r, false)
+	s.metrics.observe("course", start, j, err)
+	if err != nil {
+		writeTextError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, j.Label)
+}
+
+// handleClassify is the synchronous JSON API: the finished job, top-5 included.
+func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	j, err := s.classify(w, r, true)
+	s.metrics.observe("classify", start, j, err)
+	if err != nil {
+		writeJSONError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+// classify runs one upload to its answer. A worker's refusal is an error too.
+func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool) (job, error) {
+	u, err := s.readUpload(w, r, allowRaw)
+	if err != nil {
+		return job{}, err
+	}
+	submitted, err := s.submit(r.Context(), u)
+	if err != nil {
+		return job{}, err
+	}
+	j, err := s.await(r.Context(), submitted.ID)
+	if err != nil {
+		return job{}, err
+	}
+	if j.State == JobFailed {
+		return j, &imgrec.Error{Code: codeUnprocessable, Message: "could not classify " + j.Name + ": " + j.Error}
+	}
+	return j, nil
+}
+
+// codeUnprocessable marks an image a worker could not classify (HTTP 422).
+const codeUnprocessable = "unprocessable"
+
+func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	u, err := s.readUpload(w, r, true)
+	if err == nil {
+		var j *job
+		if j, err = s.submit(r.Context(), u); err == nil {
+			w.Header().Set("Location", "/v1/jobs/"+j.ID)
+			got, _ := s.jobs.get(j.ID)
+			writeJSON(w, http.StatusAccepted, got)
+			return
+		}
+	}
+	s.metrics.observe("jobs", start, job{}, err)
+	writeJSONError(w, err)
+}
+
+func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if wait := r.URL.Query().Get("wait"); wait != "" {
+		// Long poll: ?wait=10s returns as soon as the job finishes.
+		d, err := time.ParseDuration(wait)
+		if err != nil || d < 0 || d > time.Minute {
+			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", wait))
+			return
+		}
+		select {
+		case <-s.jobs.wait(id):
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
+	j, ok := s.jobs.get(id)
+	if !ok {
+		writeJSONError(w, imgrec.Errorf(imgrec.ENOTFOUND, "no job %q here (jobs are kept by the web tier that took them, until it restarts)", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+// result is one output bucket entry.
+type result struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// handleResults pages through the output bucket: ?prefix=&after=&limit=.
+func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := 100
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "limit=%q: want 1 to 1000", l))
+			return
+		}
+		limit = n
+	}
+	infos, err := s.cfg.Output.List(r.Context(), q.Get("prefix"), q.Get("after"), limit)
+	if err != nil {
+		writeJSONError(w, err)
+		return
+	}
+	out := struct {
+		Results []result `json:"results"`
+		Next    string   `json:"next,omitempty"` // pass as after= for the next page
+	}{Results: []result{}}
+	for _, in := range infos {
+		v, err := s.cfg.Output.Get(r.Context(), in.Key)
+		if imgrec.ErrorCode(err) == imgrec.ENOTFOUND {
+			continue // deleted since listed
+		} else if err != nil {
+			writeJSONError(w, err)
+			return
+		}
+		out.Results = append(out.Results, result{in.Key, string(v)})
+	}
+	if len(infos) == limit {
+		out.Next = infos[len(infos)-1].Key
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// status is the live system view the page polls.
+type status struct {
+	Time      time.Time         `json:"time"`
+	Queue     imgrec.QueueStats `json:"queue"`
+	Depth     int               `json:"depth"`
+	Instances []imgrec.Instance `json:"instances"`
+	Counts    map[string]int    `json:"instance_counts"`
+}
+
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st := status{Time: time.Now(), Instances: []imgrec.Instance{}, Counts: map[string]int{}}
+	var err error
+	if st.Queue, err = s.cfg.Queue.Stats(r.Context()); err != nil {
+		writeJSONError(w, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
+		return
+	}
+	st.Depth = st.Queue.Depth()
+	if s.cfg.Instances != nil {
+		if st.Instances, err = s.cfg.Instances(r.Context()); err != nil {
+			writeJSONError(w, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "instances"))
+			return
+		}
+	}
+	for _, state := range imgrec.InstanceStates[:4] {
+		st.Counts[string(state)] = 0
+	}
+	for _, in := range st.Instances {
+		st.Counts[string(in.State)]++
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// handleReset empties the queue, both buckets and the job list. It needs the
+// admin token as "Authorization: Bearer TOKEN".
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.AdminToken == "" {
+		writeJSONError(w, &imgrec.Error{Code: codeForbidden, Message: "reset is disabled: start the web tier with --admin-token"})
+		return
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+		writeJSONError(w, &imgrec.Error{Code: codeUnauthorized, Message: "reset needs the admin token: Authorization: Bearer TOKEN"})
+		return
+	}
+	ctx := r.Context()
+	stats, _ := s.cfg.Queue.Stats(ctx)
+	if err := s.cfg.Queue.Purge(ctx); err != nil {
+		writeJSONError(w, err)
+		return
+	}
+	in, err := clearBucket(ctx, s.cfg.Input)
+	if err != nil {
+		writeJSONError(w, fmt.Errorf("input bucket: %w", err))
+		return
+	}
+	out, err := clearBucket(ctx, s.cfg.Output)
+	if err != nil {
+		writeJSONError(w, fmt.Errorf("output bucket: %w", err))
+		return
+	}
+	jobs := s.jobs.clear("cancelled by reset")
+	s.log.Info("reset", "queued_requests", stats.Waiting, "dead_letters", stats.DeadLetters, "inputs", in, "outputs", out, "jobs", jobs)
+	writeJSON(w, http.StatusOK, map[string]int{
+		"queued_requests": stats.Waiting, "dead_letters": stats.DeadLetters,
+		"inputs": in, "outputs": out, "jobs": jobs,
+	})
+}
+
+func clearBucket(ctx context.Context, b imgrec.BlobStore) (int, error) {
+	n := 0
+	for {
+		infos, err := b.List(ctx, "", "", 1000)
+		if err != nil || len(infos) == 0 {
+			return n, err
+		}
+		for _, in := range infos {
+			if err := b.Delete(ctx, in.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.cfg.Queue.Stats(r.Context()); err != nil {
+		http.Error(w, "queue unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// HTTP-only codes, beside the domain's.
+const (
+	codeForbidden    = "forbidden"
+	codeUnauthorized = "unauthorized"
+)
+
+func httpStatus(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return 499 // the client went away; nobody reads this
+	}
+	switch imgrec.ErrorCode(err) {
+	case imgrec.EINVALID:
+		return http.StatusBadRequest
+	case imgrec.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case imgrec.ENOTFOUND:
+		return http.StatusNotFound
+	case imgrec.ECONFLICT:
+		return http.StatusConflict
+	case imgrec.ETIMEOUT:
+		return http.StatusGatewayTimeout
+	case imgrec.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case codeUnprocessable:
+		return http.StatusUnprocessableEntity
+	case codeForbidden:
+		return http.StatusForbidden
+	case codeUnauthorized:
+		return http.StatusUnauthorized
+	}
+	return http.StatusInternalServerError
+}
+
+// oneLine keeps error bodies to a single line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func writeTextError(w http.ResponseWriter, err error) {
+	http.Error(w, oneLine(err), httpStatus(err))
+}
+
+func writeJSONError(w http.ResponseWriter, err error) {
+	code := imgrec.ErrorCode(err)
+	writeJSON(w, httpStatus(err), map[string]string{"error": oneLine(err), "code": code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

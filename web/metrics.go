@@ -1,0 +1,78 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imgrec/imgrec"
+)
+
+// Result outcomes counted in imgrec_results_total.
+const (
+	OutcomeOK       = "ok"       // answered with a label
+	OutcomeFailed   = "failed"   // a worker could not classify it
+	OutcomeRejected = "rejected" // refused at upload (bad image, too large)
+	OutcomeTimeout  = "timeout"  // no answer in time
+	OutcomeError    = "error"    // the system failed (queue or bucket down)
+)
+
+type metrics struct {
+	duration *prometheus.HistogramVec
+	results  *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, q imgrec.Queue) *metrics {
+	m := &metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "imgrec_request_duration_seconds",
+			Help:    "Time from upload to answer, by endpoint.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"endpoint"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "imgrec_results_total",
+			Help: "Uploads by outcome: ok, failed (worker refused), rejected (bad upload), timeout, error.",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{OutcomeOK, OutcomeFailed, OutcomeRejected, OutcomeTimeout, OutcomeError} {
+		m.results.WithLabelValues(o)
+	}
+	if reg != nil {
+		stat := func(f func(imgrec.QueueStats) int) func() float64 {
+			return func() float64 {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				st, err := q.Stats(ctx)
+				if err != nil {
+					return -1
+				}
+				return float64(f(st))
+			}
+		}
+		reg.MustRegister(m.duration, m.results,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_queue_depth", Help: "Requests waiting or in flight (-1: queue unreachable)."},
+				stat(imgrec.QueueStats.Depth)),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_queue_dead_letters", Help: "Requests given up on."},
+				stat(func(s imgrec.QueueStats) int { return s.DeadLetters })),
+		)
+	}
+	return m
+}
+
+func (m *metrics) observe(endpoint string, start time.Time, j job, err error) {
+	outcome := OutcomeOK
+	switch code := imgrec.ErrorCode(err); {
+	case err == nil:
+		m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+	case code == codeUnprocessable:
+		outcome = OutcomeFailed
+	case code == imgrec.EINVALID || code == imgrec.ETOOLARGE:
+		outcome = OutcomeRejected
+	case code == imgrec.ETIMEOUT:
+		outcome = OutcomeTimeout
+	default:
+		outcome = OutcomeError
+	}
+	m.results.WithLabelValues(outcome).Inc()
+}

@@ -1,0 +1,125 @@
+// Package web is the web tier: it takes image uploads over HTTP, stores each
+// image in the input bucket, queues a request and answers with the label
+// once a worker replies. It serves the course's plain-text endpoint, a JSON
+// API, an upload page, health and Prometheus metrics.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/imgrec/imgrec"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultMaxUploadBytes = 10 << 20
+	DefaultTimeout        = 60 * time.Second
+	DefaultMaxJobs        = 100_000
+)
+
+// Config wires the web tier to its queue and buckets.
+type Config struct {
+	Queue  imgrec.Queue
+	Input  imgrec.BlobStore
+	Output imgrec.BlobStore
+	// Decode validates and decodes uploads (vision.Decode with the pixel
+	// limit): a bad image is refused here, before it costs a worker anything.
+	Decode func([]byte) (*imgrec.Image, error)
+
+	MaxUploadBytes int64         // larger uploads get 413
+	Timeout        time.Duration // how long a synchronous request waits for its answer
+	AdminToken     string        // enables POST /v1/reset; empty disables it
+	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
+
+	// Instances, if set, lists the worker instances for /v1/status.
+	Instances func(context.Context) ([]imgrec.Instance, error)
+	Registry  prometheus.Registerer // where metrics are registered; nil for none
+	Gatherer  prometheus.Gatherer   // served on /metrics; nil for none
+	Logger    *slog.Logger
+}
+
+// Server is the web tier's HTTP handler. Close it to stop listening for replies.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	inbox   imgrec.Inbox
+	jobs    *jobTable
+	metrics *metrics
+	mux     *http.ServeMux
+	done    chan struct{}
+}
+
+// New opens the reply inbox and builds the routes.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Queue == nil || cfg.Input == nil || cfg.Output == nil || cfg.Decode == nil {
+		return nil, errors.New("web: queue, buckets and decoder are required")
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxJobs <= 0 {
+		cfg.MaxJobs = DefaultMaxJobs
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	inbox, err := cfg.Queue.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, inbox: inbox, jobs: newJobTable(cfg.MaxJobs), done: make(chan struct{})}
+	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
+	go s.receiveReplies()
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET /{$}", s.handlePage)
+	m.HandleFunc("POST /{$}", s.handleCourseUpload)
+	m.HandleFunc("POST /v1/classify", s.handleClassify)
+	m.HandleFunc("POST /v1/jobs", s.handleSubmitJob)
+	m.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
+	m.HandleFunc("GET /v1/results", s.handleResults)
+	m.HandleFunc("GET /v1/status", s.handleStatus)
+	m.HandleFunc("POST /v1/reset", s.handleReset)
+	m.HandleFunc("GET /healthz", s.handleHealth)
+	if s.cfg.Gatherer != nil {
+		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	s.mux = m
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Close stops receiving replies; requests still waiting time out.
+func (s *Server) Close() error {
+	err := s.inbox.Close()
+	<-s.done
+	return err
+}
+
+// receiveReplies routes every response to its job (and any waiting request).
+func (s *Server) receiveReplies() {
+	defer close(s.done)
+	for resp := range s.inbox.Responses() {
+		if !s.jobs.finish(resp) {
+			s.log.Debug("reply for an unknown job (another web tier's, or from before a restart)", "id", resp.ID)
+		}
+	}
+}

@@ -1,0 +1,421 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/fsblob"
+	"github.com/imgrec/imgrec/natsq"
+	"github.com/imgrec/imgrec/resnet"
+	"github.com/imgrec/imgrec/vision"
+	"github.com/imgrec/imgrec/worker"
+)
+
+const shared = "../../shared"
+
+var (
+	modelOnce sync.Once
+	model     *resnet.Model
+	modelErr  error
+)
+
+func standin(t *testing.T) *resnet.Model {
+	modelOnce.Do(func() { model, modelErr = resnet.Load(filepath.Join(shared, "models/resnet18-standin.pth")) })
+	if modelErr != nil {
+		t.Fatal(modelErr)
+	}
+	return model
+}
+
+// stack is a whole system in one process: embedded NATS, directory buckets,
+// the real classifier in a worker goroutine, and the web tier under test.
+type stack struct {
+	url      string
+	queue    imgrec.Queue
+	in, out  imgrec.BlobStore
+	srv      *Server
+	expected map[string]string
+}
+
+type stackOptions struct {
+	noWorker  bool
+	maxUpload int64
+	maxPixels int64
+	timeout   time.Duration
+}
+
+func newStack(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	dir := t.TempDir()
+	q, err := natsq.Embedded(natsq.Config{DataDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := fsblob.Open(filepath.Join(dir, "input"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := fsblob.Open(filepath.Join(dir, "output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, vision.Limits{MaxPixels: o.maxPixels}) }
+	reg := prometheus.NewRegistry()
+	srv, err := New(ctx, Config{
+		Queue: q, Input: in, Output: out, Decode: decode,
+		MaxUploadBytes: o.maxUpload, Timeout: o.timeout, AdminToken: "sesame",
+		Registry: reg, Gatherer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	if !o.noWorker {
+		w, err := worker.New(worker.Config{
+			Queue: q, Input: in, Output: out, Decode: decode, ID: "test-worker",
+			Classifier: &resnet.Classifier{Model: standin(t), Profile: vision.ProfileReference},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { w.Run(ctx) })
+	}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		cancel()
+		wg.Wait()
+		srv.Close()
+		q.Close()
+	})
+	return &stack{url: hs.URL, queue: q, in: in, out: out, srv: srv,
+		expected: readCSV(t, filepath.Join(shared, "models/resnet18-standin-expected.csv"))}
+}
+
+func readCSV(t *testing.T, path string) map[string]string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f, l, _ := strings.Cut(line, ",")
+		m[f] = l
+	}
+	return m
+}
+
+func courseImage(t *testing.T, name string) []byte {
+	b, err := os.ReadFile(filepath.Join(shared, "data/imagenet-100", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// post sends a multipart upload with the file in field.
+func post(t *testing.T, url, field, name string, data []byte) (int, string) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile(field, name)
+	fw.Write(data)
+	mw.Close()
+	resp, err := http.Post(url, mw.FormDataContentType(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestCourseEndpoint(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	for i, field := range []string{"myfile", "inputFile"} {
+		name := fmt.Sprintf("test_%d.JPEG", i)
+		code, body := post(t, s.url+"/", field, name, courseImage(t, name))
+		if code != 200 || body != s.expected[name] {
+			t.Fatalf("field %s: %d %q, want 200 %q", field, code, body, s.expected[name])
+		}
+		key := strings.TrimSuffix(name, ".JPEG")
+		got, err := s.out.Get(context.Background(), key)
+		if want := "(" + key + ", " + s.expected[name] + ")"; err != nil || string(got) != want {
+			t.Fatalf("output bucket %s = %q, %v; want %q", key, got, err, want)
+		}
+		if stored, err := s.in.Get(context.Background(), name); err != nil || !bytes.Equal(stored, courseImage(t, name)) {
+			t.Fatalf("input bucket %s: %v", name, err)
+		}
+	}
+}
+
+// TestSameNameNeverMixesAnswers uploads different images under one name at once.
+func TestSameNameNeverMixesAnswers(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			src := fmt.Sprintf("test_%d.JPEG", i)
+			code, body := post(t, s.url+"/", "myfile", "same.jpg", courseImage(t, src))
+			if code != 200 || body != s.expected[src] {
+				errs <- fmt.Errorf("%s uploaded as same.jpg: %d %q, want %q", src, code, body, s.expected[src])
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	s := newStack(t, stackOptions{maxUpload: 64 << 10, maxPixels: 300 * 300})
+	jpeg := courseImage(t, "test_5.JPEG")
+	var big bytes.Buffer
+	png.Encode(&big, image.NewGray(image.Rect(0, 0, 400, 400)))
+	var tiny bytes.Buffer
+	png.Encode(&tiny, solid(8, 8))
+	cases := []struct {
+		name       string
+		send       func() (*http.Response, error)
+		code       int
+		reasonPart string
+	}{
+		{"empty body", func() (*http.Response, error) { return http.Post(s.url+"/", "multipart/form-data; boundary=x", nil) }, 400, "multipart"},
+		{"not multipart", func() (*http.Response, error) { return http.Post(s.url+"/", "text/plain", strings.NewReader("hi")) }, 400, "myfile"},
+		{"no file field", formWith("other", "a.jpg", jpeg, s.url+"/"), 400, `field "myfile"`},
+		{"empty file", formWith("myfile", "a.jpg", nil, s.url+"/"), 400, "empty"},
+		{"not an image", formWith("myfile", "a.jpg", []byte("hello, I am text"), s.url+"/"), 400, "not a JPEG or PNG"},
+		{"truncated JPEG", formWith("myfile", "a.jpg", jpeg[:len(jpeg)/2], s.url+"/"), 400, "truncated"},
+		{"too many pixels", formWith("myfile", "a.png", big.Bytes(), s.url+"/"), 413, "Mpx"},
+		{"over upload limit", formWith("myfile", "a.jpg", bytes.Repeat([]byte{1}, 70<<10), s.url+"/"), 413, "64 KiB"},
+		{"too small to classify", formWith("myfile", "t.png", tiny.Bytes(), s.url+"/"), 422, "at least 32x32"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := c.send()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := strings.TrimSpace(string(b))
+			if resp.StatusCode != c.code || !strings.Contains(body, c.reasonPart) || strings.Contains(body, "\n") {
+				t.Fatalf("got %d %q, want %d with a one-line reason mentioning %q", resp.StatusCode, body, c.code, c.reasonPart)
+			}
+		})
+	}
+	// The system keeps working after all that, and nothing is left queued.
+	if code, body := post(t, s.url+"/", "myfile", "test_5.JPEG", jpeg); code != 200 || body != s.expected["test_5.JPEG"] {
+		t.Fatalf("after bad input: %d %q", code, body)
+	}
+	waitFor(t, func() bool { st, _ := s.queue.Stats(context.Background()); return st.Depth() == 0 })
+	if st, _ := s.queue.Stats(context.Background()); st.DeadLetters != 1 {
+		t.Errorf("dead letters = %d, want 1 (the too-small image)", st.DeadLetters)
+	}
+}
+
+func solid(w, h int) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for i := range img.Pix {
+		img.Pix[i] = 200
+	}
+	img.Set(0, 0, color.Black)
+	return img
+}
+
+func formWith(field, name string, data []byte, url string) func() (*http.Response, error) {
+	return func() (*http.Response, error) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile(field, name)
+		fw.Write(data)
+		mw.Close()
+		return http.Post(url, mw.FormDataContentType(), &body)
+	}
+}
+
+func TestTimeoutWithoutWorkers(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true, timeout: 300 * time.Millisecond})
+	code, body := post(t, s.url+"/", "myfile", "test_1.JPEG", courseImage(t, "test_1.JPEG"))
+	if code != http.StatusGatewayTimeout || !strings.Contains(body, "no answer within 300ms") {
+		t.Fatalf("got %d %q", code, body)
+	}
+	if st, _ := s.queue.Stats(context.Background()); st.Waiting != 1 {
+		t.Fatalf("the request should stay queued: %+v", st)
+	}
+}
+
+func TestJSONAPI(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	// Synchronous, raw body.
+	resp, err := http.Post(s.url+"/v1/classify?name=test_7.JPEG", "image/jpeg", bytes.NewReader(courseImage(t, "test_7.JPEG")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j job
+	json.NewDecoder(resp.Body).Decode(&j)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || j.State != JobDone || j.Label != s.expected["test_7.JPEG"] || len(j.Top) != 5 || j.Top[0].Label != j.Label {
+		t.Fatalf("classify: %d %+v", resp.StatusCode, j)
+	}
+	// Asynchronous: 202, then poll.
+	code, body := post(t, s.url+"/v1/jobs", "file", "test_8.JPEG", courseImage(t, "test_8.JPEG"))
+	if code != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	json.Unmarshal([]byte(body), &j)
+	if j.ID == "" || j.State != JobQueued {
+		t.Fatalf("submitted job: %+v", j)
+	}
+	resp, err = http.Get(s.url + "/v1/jobs/" + j.ID + "?wait=30s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&j)
+	resp.Body.Close()
+	if j.State != JobDone || j.Label != s.expected["test_8.JPEG"] {
+		t.Fatalf("job: %+v", j)
+	}
+	resp, _ = http.Get(s.url + "/v1/jobs/nope")
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown job: %d", resp.StatusCode)
+	}
+	// Results page through the output bucket.
+	resp, _ = http.Get(s.url + "/v1/results?limit=1")
+	var res struct {
+		Results []result
+		Next    string
+	}
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if len(res.Results) != 1 || res.Results[0].Key != "test_7" || res.Next != "test_7" {
+		t.Fatalf("results page 1: %+v", res)
+	}
+	resp, _ = http.Get(s.url + "/v1/results?after=" + res.Next)
+	json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if len(res.Results) != 1 || res.Results[0].Value != "(test_8, "+s.expected["test_8.JPEG"]+")" {
+		t.Fatalf("results page 2: %+v", res)
+	}
+}
+
+func TestResetNeedsTokenAndClearsEverything(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	post(t, s.url+"/", "myfile", "test_3.JPEG", courseImage(t, "test_3.JPEG"))
+	reset := func(token string) (int, map[string]int) {
+		req, _ := http.NewRequest("POST", s.url+"/v1/reset", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]int
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, _ := reset(""); code != 401 {
+		t.Fatalf("no token: %d", code)
+	}
+	if code, _ := reset("wrong"); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	code, m := reset("sesame")
+	if code != 200 || m["inputs"] != 1 || m["outputs"] != 1 || m["jobs"] != 1 {
+		t.Fatalf("reset: %d %v", code, m)
+	}
+	for _, b := range []imgrec.BlobStore{s.in, s.out} {
+		if l, _ := b.List(context.Background(), "", "", 10); len(l) != 0 {
+			t.Fatalf("bucket not empty after reset: %v", l)
+		}
+	}
+}
+
+func TestHealthMetricsAndPage(t *testing.T) {
+	s := newStack(t, stackOptions{})
+	post(t, s.url+"/", "myfile", "test_2.JPEG", courseImage(t, "test_2.JPEG"))
+	post(t, s.url+"/", "myfile", "x.jpg", []byte("junk"))
+	get := func(path string) (*http.Response, string) {
+		resp, err := http.Get(s.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	if resp, body := get("/healthz"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("healthz: %d %q", resp.StatusCode, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`imgrec_results_total{outcome="ok"} 1`, `imgrec_results_total{outcome="rejected"} 1`,
+		`imgrec_request_duration_seconds_count{endpoint="course"} 1`, "imgrec_queue_depth 0",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	resp, page := get("/")
+	if !strings.Contains(page, `name="myfile"`) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'none'") {
+		t.Fatalf("page: %s", page)
+	}
+	resp, body := get("/v1/status")
+	var st status
+	json.Unmarshal([]byte(body), &st)
+	if resp.StatusCode != 200 || st.Counts["running"] != 0 {
+		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"test_0.JPEG":                      "test_0.JPEG",
+		"../../etc/passwd":                 "passwd",
+		`C:\Users\me\cat.jpg`:              "cat.jpg",
+		".hidden.png":                      "hidden.png",
+		"":                                 "image",
+		"..":                               "image",
+		"<img src=x onerror=alert(1)>.jpg": "_img src=x onerror=alert(1)_.jpg",
+		"a\x00b\nc.jpg":                    "a_b_c.jpg",
+		strings.Repeat("é", 100) + ".jpeg": strings.Repeat("é", 61) + ".jpeg",
+	} {
+		if got := SanitizeName(in); got != want {
+			t.Errorf("SanitizeName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatal("condition not met within 10s")
+}
