@@ -15,6 +15,7 @@ import (
 	"math"
 	"path"
 	"strings"
+	"unsafe"
 )
 
 // Tensor is a dense tensor read from a state_dict. Float tensors fill F32,
@@ -130,9 +131,14 @@ func readAll(f *zip.File, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
+	// Exactly the declared size: no growth copies for 10 MB storages. The
+	// zip reader checks the CRC (and so the size) when it reaches the end.
+	b := make([]byte, f.UncompressedSize64)
+	if _, err := io.ReadFull(rc, b); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		return nil, fmt.Errorf("%s: corrupt entry (size or checksum mismatch: %v)", f.Name, err)
 	}
 	return b, nil
 }
@@ -174,6 +180,10 @@ func (r *tensorRef) materialise(raw []byte) (*Tensor, error) {
 		return nil, fmt.Errorf("view (offset %d, shape %v, strides %v) exceeds storage of %d elements", r.offset, r.shape, r.strides, r.numel)
 	}
 	t := &Tensor{Shape: r.shape, DType: r.dtype}
+	if f := aliasFloats(raw, r, n); f != nil {
+		t.F32 = f
+		return t, nil
+	}
 	if r.dtype == "float32" {
 		t.F32 = make([]float32, n)
 	} else {
@@ -201,3 +211,26 @@ func (r *tensorRef) materialise(raw []byte) (*Tensor, error) {
 	}
 	return t, nil
 }
+
+// aliasFloats returns the tensor's floats as a view of the storage bytes when
+// the tensor is a contiguous float32 block and the host is little-endian, as
+// torch's files are: the weights are then held once, not twice.
+func aliasFloats(raw []byte, r *tensorRef, n int) []float32 {
+	if r.dtype != "float32" || n == 0 || !littleEndianHost {
+		return nil
+	}
+	stride := 1
+	for i := len(r.shape) - 1; i >= 0; i-- {
+		if r.shape[i] != 1 && r.strides[i] != stride {
+			return nil
+		}
+		stride *= r.shape[i]
+	}
+	p := unsafe.Pointer(&raw[r.offset*4])
+	if uintptr(p)%unsafe.Alignof(float32(0)) != 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(p), n)
+}
+
+var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
