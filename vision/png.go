@@ -42,12 +42,14 @@ func decodePNG(data []byte, maxPixels int64) (*imgrec.Image, error) {
 		return nil, pngError(data, err)
 	}
 	img := &imgrec.Image{Width: w, Height: h, Pix: make([]byte, w*h*3)}
-	b := m.Bounds()
 	out := img.Pix
 	// 16-bit grayscale opens in PIL as mode "I", whose conversion clips the
 	// value to 0..255; every other 16-bit kind keeps the high byte.
 	gray16 := data[24] == 16 && data[25] == 0
-	plte := plteEntries(data)
+	var pal [256][3]byte
+	if p, ok := m.(*image.Paletted); ok {
+		pal = paletteRGB(p.Palette, plteEntries(data))
+	}
 	for y := 0; y < h; y++ {
 		o := out[y*w*3 : (y+1)*w*3]
 		switch m := m.(type) {
@@ -64,13 +66,9 @@ func decodePNG(data []byte, maxPixels int64) (*imgrec.Image, error) {
 		case *image.NRGBA64:
 			row16(m.Pix[y*m.Stride:y*m.Stride+8*w], 8, gray16, o)
 		case *image.Paletted:
-			palettedRow(m.Pix[y*m.Stride:y*m.Stride+w], m.Palette, plte, o)
+			palettedRow(m.Pix[y*m.Stride:y*m.Stride+w], &pal, o)
 		default:
-			// Not produced by image/png; kept so a new kind cannot panic.
-			for x := 0; x < w; x++ {
-				c := color.NRGBAModel.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
-				o[3*x], o[3*x+1], o[3*x+2] = c.R, c.G, c.B
-			}
+			return nil, imgrec.Errorf(imgrec.EINTERNAL, "unexpected PNG image type %T", m)
 		}
 	}
 	return img, nil
@@ -102,24 +100,23 @@ func row16(in []byte, step int, clip bool, out []byte) {
 	}
 }
 
-// palettedRow maps indices through the PLTE colours; PIL maps indices the
+// paletteRGB returns the RGB of each palette index. PIL maps indices the
 // PLTE chunk does not define to its default grey ramp (i, i, i).
-func palettedRow(in []byte, pal color.Palette, defined int, out []byte) {
-	for x, idx := range in {
-		o := out[3*x : 3*x+3 : 3*x+3]
-		if int(idx) >= defined || int(idx) >= len(pal) {
-			o[0], o[1], o[2] = idx, idx, idx
+func paletteRGB(p color.Palette, defined int) (rgb [256][3]byte) {
+	for i := range rgb {
+		if i >= defined || i >= len(p) {
+			rgb[i] = [3]byte{byte(i), byte(i), byte(i)}
 			continue
 		}
-		switch c := pal[idx].(type) {
-		case color.RGBA:
-			o[0], o[1], o[2] = c.R, c.G, c.B
-		case color.NRGBA:
-			o[0], o[1], o[2] = c.R, c.G, c.B
-		default:
-			n := color.NRGBAModel.Convert(c).(color.NRGBA)
-			o[0], o[1], o[2] = n.R, n.G, n.B
-		}
+		c := color.NRGBAModel.Convert(p[i]).(color.NRGBA)
+		rgb[i] = [3]byte{c.R, c.G, c.B}
+	}
+	return rgb
+}
+
+func palettedRow(in []byte, pal *[256][3]byte, out []byte) {
+	for x, idx := range in {
+		copy(out[3*x:3*x+3], pal[idx][:])
 	}
 }
 
