@@ -68,16 +68,8 @@ func imagenetCrop(img *imgrec.Image) *imgrec.Image {
 	if w > h {
 		nw, nh = int(float64(size*w)/float64(h)), size
 	}
-	if nw != w || nh != h {
-		img = resizeBilinear(img, nw, nh)
-	}
 	// Python's round() rounds half to even.
 	top := int(math.RoundToEven(float64(nh-crop) / 2))
 	left := int(math.RoundToEven(float64(nw-crop) / 2))
-	out := &imgrec.Image{Width: crop, Height: crop, Pix: make([]byte, crop*crop*3)}
-	for y := 0; y < crop; y++ {
-		src := img.Pix[((top+y)*nw+left)*3:]
-		copy(out.Pix[y*crop*3:(y+1)*crop*3], src)
-	}
-	return out
+	return resizeCrop(img, nw, nh, left, top, crop, crop)
 }

@@ -14,8 +14,8 @@ import (
 
 const resamplePrecision = 32 - 8 - 2
 
-// resampleCoeffs holds, per output index, the first input index, the number
-// of inputs, and ksize fixed-point weights.
+// resampleCoeffs holds, per output index of a window, the first input
+// index, the number of inputs, and ksize fixed-point weights.
 type resampleCoeffs struct {
 	first, count []int
 	k            []int32
@@ -23,23 +23,24 @@ type resampleCoeffs struct {
 }
 
 // bilinearCoeffs computes PIL's BILINEAR (triangle, support 1) weights for
-// resizing inSize samples to outSize. Products are converted explicitly so
-// the compiler cannot fuse them into FMAs, which would change the rounding.
-func bilinearCoeffs(inSize, outSize int) resampleCoeffs {
+// resizing inSize samples to outSize, for the n output indices from off on.
+// Products are converted explicitly so the compiler cannot fuse them into
+// FMAs, which would change the rounding.
+func bilinearCoeffs(inSize, outSize, off, n int) resampleCoeffs {
 	scale := float64(float32(inSize)) / float64(outSize)
 	filterscale := max(scale, 1)
 	support := 1.0 * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
 	c := resampleCoeffs{
-		first: make([]int, outSize),
-		count: make([]int, outSize),
-		k:     make([]int32, outSize*ksize),
+		first: make([]int, n),
+		count: make([]int, n),
+		k:     make([]int32, n*ksize),
 		ksize: ksize,
 	}
 	ss := 1.0 / filterscale
 	w := make([]float64, ksize)
-	for xx := 0; xx < outSize; xx++ {
-		center := float64((float64(xx) + 0.5) * scale)
+	for i := range n {
+		center := float64((float64(off+i) + 0.5) * scale)
 		xmin := max(int(center-support+0.5), 0)
 		xmax := min(int(center+support+0.5), inSize) - xmin
 		ww := 0.0
@@ -48,7 +49,7 @@ func bilinearCoeffs(inSize, outSize int) resampleCoeffs {
 			w[x] = max(1-math.Abs(t), 0)
 			ww += w[x]
 		}
-		k := c.k[xx*ksize : (xx+1)*ksize]
+		k := c.k[i*ksize : (i+1)*ksize]
 		for x := 0; x < xmax; x++ {
 			v := w[x]
 			if ww != 0 {
@@ -61,7 +62,7 @@ func bilinearCoeffs(inSize, outSize int) resampleCoeffs {
 				k[x] = int32(f + 0.5)
 			}
 		}
-		c.first[xx], c.count[xx] = xmin, max(xmax, 0)
+		c.first[i], c.count[i] = xmin, max(xmax, 0)
 	}
 	return c
 }
@@ -77,24 +78,29 @@ func clipResample(v int32) byte {
 	return byte(v >> resamplePrecision)
 }
 
-// resizeBilinear resizes an RGB image to w x h as PIL's
-// Image.resize((w, h), Image.BILINEAR) does.
-func resizeBilinear(img *imgrec.Image, w, h int) *imgrec.Image {
+// resizeCrop returns the cw x ch window at (left, top) of the RGB image as
+// PIL's Image.resize((w, h), Image.BILINEAR) would produce it. Every output
+// pixel depends only on its own weights, so computing just the window gives
+// the same bytes without materialising the whole resized image (which, for
+// a long thin input, could be huge).
+func resizeCrop(img *imgrec.Image, w, h, left, top, cw, ch int) *imgrec.Image {
 	src, sw, sh := img.Pix, img.Width, img.Height
-	horiz, vert := bilinearCoeffs(sw, w), bilinearCoeffs(sh, h)
+	const half = 1 << (resamplePrecision - 1)
+	y0, y1 := top, top+ch // input rows the vertical pass reads
+	var vert resampleCoeffs
+	if h != sh {
+		vert = bilinearCoeffs(sh, h, top, ch)
+		y0 = vert.first[0]
+		y1 = vert.first[ch-1] + vert.count[ch-1]
+	}
+	// Horizontal pass (or plain column crop) over rows y0..y1.
+	rows := make([]byte, (y1-y0)*cw*3)
 	if w != sw {
-		// Only the input rows the vertical pass reads.
-		y0 := vert.first[0]
-		y1 := vert.first[h-1] + vert.count[h-1]
-		if h == sh {
-			y0, y1 = 0, sh
-		}
-		tmp := make([]byte, (y1-y0)*w*3)
-		const half = 1 << (resamplePrecision - 1)
+		horiz := bilinearCoeffs(sw, w, left, cw)
 		for y := y0; y < y1; y++ {
 			in := src[y*sw*3 : (y+1)*sw*3]
-			out := tmp[(y-y0)*w*3 : (y-y0+1)*w*3]
-			for xx := 0; xx < w; xx++ {
+			out := rows[(y-y0)*cw*3 : (y-y0+1)*cw*3]
+			for xx := 0; xx < cw; xx++ {
 				k := horiz.k[xx*horiz.ksize : xx*horiz.ksize+horiz.count[xx]]
 				p := in[horiz.first[xx]*3:]
 				r, g, b := int32(half), int32(half), int32(half)
@@ -106,29 +112,32 @@ func resizeBilinear(img *imgrec.Image, w, h int) *imgrec.Image {
 				out[3*xx], out[3*xx+1], out[3*xx+2] = clipResample(r), clipResample(g), clipResample(b)
 			}
 		}
-		src, sw = tmp, w
-		if h == sh {
-			return &imgrec.Image{Width: w, Height: h, Pix: src}
-		}
-		for i := range vert.first {
-			vert.first[i] -= y0
+	} else {
+		for y := y0; y < y1; y++ {
+			copy(rows[(y-y0)*cw*3:(y-y0+1)*cw*3], src[(y*sw+left)*3:])
 		}
 	}
 	if h == sh {
-		return &imgrec.Image{Width: w, Height: h, Pix: append([]byte(nil), src...)}
+		return &imgrec.Image{Width: cw, Height: ch, Pix: rows}
 	}
-	dst := make([]byte, w*h*3)
-	const half = 1 << (resamplePrecision - 1)
-	for yy := 0; yy < h; yy++ {
+	// Vertical pass: accumulate whole rows, tap by tap.
+	dst := make([]byte, cw*ch*3)
+	acc := make([]int32, cw*3)
+	for yy := 0; yy < ch; yy++ {
+		for i := range acc {
+			acc[i] = half
+		}
 		k := vert.k[yy*vert.ksize : yy*vert.ksize+vert.count[yy]]
-		out := dst[yy*w*3 : (yy+1)*w*3]
-		for x := range out {
-			s := int32(half)
-			for i, kv := range k {
-				s += int32(src[(vert.first[yy]+i)*sw*3+x]) * kv
+		for i, kv := range k {
+			in := rows[(vert.first[yy]-y0+i)*cw*3 : (vert.first[yy]-y0+i+1)*cw*3]
+			for x, v := range in {
+				acc[x] += int32(v) * kv
 			}
+		}
+		out := dst[yy*cw*3 : (yy+1)*cw*3]
+		for x, s := range acc {
 			out[x] = clipResample(s)
 		}
 	}
-	return &imgrec.Image{Width: w, Height: h, Pix: dst}
+	return &imgrec.Image{Width: cw, Height: ch, Pix: dst}
 }
