@@ -22,6 +22,7 @@ type Response struct {
 	Top       []Prediction `json:"top,omitempty"`
 	Error     string       `json:"error,omitempty"` // why it could not be classified; the request was dead-lettered
 	Worker    string       `json:"worker,omitempty"`
+	Attempt   int          `json:"attempt,omitempty"` // which delivery produced this answer; 1 unless a worker failed
 	Inference float64      `json:"inference_seconds,omitempty"`
 }
 

@@ -24,6 +24,7 @@ type job struct {
 	Top       []imgrec.Prediction `json:"top,omitempty"`
 	Error     string              `json:"error,omitempty"`
 	Worker    string              `json:"worker,omitempty"`
+	Attempt   int                 `json:"attempt,omitempty"` // the delivery that answered; above 1 after a worker failed
 	Submitted time.Time           `json:"submitted"`
 	Finished  *time.Time          `json:"finished,omitempty"`
 	Seconds   float64             `json:"seconds,omitempty"` // upload to answer
@@ -91,7 +92,7 @@ func (t *jobTable) finish(r imgrec.Response) bool {
 	now := time.Now()
 	j.Finished = &now
 	j.Seconds = now.Sub(j.Submitted).Seconds()
-	j.Worker = r.Worker
+	j.Worker, j.Attempt = r.Worker, r.Attempt
 	if r.Error != "" {
 		j.State, j.Error = JobFailed, r.Error
 	} else {

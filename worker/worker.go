@@ -123,6 +123,7 @@ func (w *Worker) Process(ctx context.Context, d imgrec.Delivery) {
 	stop := w.keepInvisible(ctx, d, log)
 	start := time.Now()
 	resp, err := w.classify(ctx, req)
+	resp.Attempt = d.Attempt()
 	stop()
 	var perm permanent
 	switch {
@@ -186,7 +187,7 @@ func (w *Worker) giveUp(ctx context.Context, d imgrec.Delivery, log *slog.Logger
 		return
 	}
 	if req.ReplyTo != "" {
-		resp := imgrec.Response{ID: req.ID, Key: OutputKey(req.Key), Error: reason, Worker: w.cfg.ID}
+		resp := imgrec.Response{ID: req.ID, Key: OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
 			log.Warn("reply failed", "err", err)
 		}

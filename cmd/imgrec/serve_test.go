@@ -1,0 +1,369 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/loadgen"
+)
+
+// TestMain lets the test binary act as imgrec itself, so serve's worker
+// processes (os.Executable) run the code under test.
+func TestMain(m *testing.M) {
+	if os.Getenv("IMGREC_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+const sharedDir = "../../../shared"
+
+var standinModel = filepath.Join(sharedDir, "models/resnet18-standin.pth")
+
+// served is a running `imgrec serve` process.
+type served struct {
+	url     string
+	dataDir string
+	cmd     *exec.Cmd
+	logMu   sync.Mutex
+	log     bytes.Buffer
+}
+
+func (s *served) logText() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+var servingLine = regexp.MustCompile(`imgrec serving on (http://\S+/)`)
+
+// startServe runs `imgrec serve` on a free port with the stand-in model.
+func startServe(t *testing.T, args ...string) *served {
+	t.Helper()
+	s := &served{dataDir: t.TempDir()}
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", s.dataDir, "--model", standinModel,
+		"--admin-token", "t", "--log-level", "info"}, args...)
+	s.cmd = exec.Command(os.Args[0], args...)
+	s.cmd.Env = append(os.Environ(), "IMGREC_TEST_AS_MAIN=1")
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logMu.Lock()
+			s.log.WriteString(line + "\n")
+			s.logMu.Unlock()
+			if m := servingLine.FindStringSubmatch(line); m != nil {
+				urlc <- m[1]
+			}
+		}
+		close(urlc)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan error, 1)
+		go func() { done <- s.cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			s.cmd.Process.Kill()
+			t.Error("serve did not exit within 30s of SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("serve log:\n%s", s.logText())
+		}
+	})
+	select {
+	case u, ok := <-urlc:
+		if !ok {
+			t.Fatalf("serve exited before listening:\n%s", s.logText())
+		}
+		s.url = u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start within 30s:\n%s", s.logText())
+	}
+	return s
+}
+
+func (s *served) status(t *testing.T) (st struct {
+	Depth     int
+	Instances []imgrec.Instance
+	Counts    map[string]int `json:"instance_counts"`
+}) {
+	resp, err := http.Get(s.url + "v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	json.NewDecoder(resp.Body).Decode(&st)
+	return st
+}
+
+func loadCourseImages(t *testing.T) []loadgen.Image {
+	t.Helper()
+	files, err := listImages([]string{filepath.Join(sharedDir, "data/imagenet-100")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []loadgen.Image
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, loadgen.Image{Name: filepath.Base(f), Data: b})
+	}
+	return imgs
+}
+
+func standinExpected(t *testing.T) map[string]string {
+	b, err := os.ReadFile(filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f, l, _ := strings.Cut(line, ",")
+		m[f] = l
+	}
+	return m
+}
+
+// watchInstances samples /v1/status until stop is closed and returns the
+// largest number of active (pending + running) instances seen.
+func watchInstances(t *testing.T, s *served, stop <-chan struct{}) <-chan int {
+	peak := make(chan int, 1)
+	go func() {
+		most := 0
+		for {
+			st := s.status(t)
+			most = max(most, st.Counts["pending"]+st.Counts["running"])
+			select {
+			case <-stop:
+				peak <- most
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	return peak
+}
+
+func waitIdle(t *testing.T, s *served, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := s.status(t)
+		if st.Counts["pending"]+st.Counts["running"]+st.Counts["stopping"] == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("instances not back to 0 within %s: %v", within, st.Counts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestServeBurstFromZero is the course scenario: 100 images at once against a
+// system with no workers; every answer right, instances up and back to 0.
+func TestServeBurstFromZero(t *testing.T) {
+	s := startServe(t, "--scale-in-after", "500ms")
+	if st := s.status(t); st.Counts["running"]+st.Counts["pending"] != 0 {
+		t.Fatalf("instances before any work: %v", st.Counts)
+	}
+	stop := make(chan struct{})
+	peak := watchInstances(t, s, stop)
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: s.url, Images: loadCourseImages(t), Requests: 100, Concurrency: 100,
+		Expected: standinExpected(t), Timeout: 60 * time.Second,
+	})
+	close(stop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.OK != 100 {
+		t.Fatalf("ok %d, wrong %d, failed %d: %+v %+v", sum.OK, sum.Wrong, sum.Failed, sum.WrongExamples, sum.Failures)
+	}
+	if p := <-peak; p < 2 {
+		t.Errorf("peak active instances %d; the burst should have scaled out", p)
+	}
+	waitIdle(t, s, 10*time.Second)
+	entries, _ := os.ReadDir(filepath.Join(s.dataDir, "output"))
+	if len(entries) != 100 {
+		t.Errorf("output bucket holds %d objects, want 100", len(entries))
+	}
+	// The instance gauges follow the controller's once-a-second observations.
+	var metrics string
+	waitFor(t, "idle metrics", func() bool {
+		resp, err := http.Get(s.url + "metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+		return strings.Contains(metrics, `imgrec_instances{state="running"} 0`)
+	})
+	for _, want := range []string{`imgrec_results_total{outcome="ok"} 100`, "imgrec_queue_depth 0", `imgrec_scaling_actions_total{action="launch"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if !strings.Contains(s.logText(), `msg=scale`) {
+		t.Error("no scaling decision was logged")
+	}
+}
+
+// TestServeWorkerKilledMidBurst SIGKILLs a busy worker: its request comes
+// back after the visibility timeout and nothing is lost or duplicated.
+func TestServeWorkerKilledMidBurst(t *testing.T) {
+	s := startServe(t, "--max-instances", "2", "--visibility", "2s")
+	imgs := loadCourseImages(t)
+	done := make(chan loadgen.Summary, 1)
+	go func() {
+		sum, _ := loadgen.Run(context.Background(), loadgen.Config{
+			URL: s.url, Images: imgs, Requests: 300, Concurrency: 60,
+			Expected: standinExpected(t), Timeout: 60 * time.Second,
+		})
+		done <- sum
+	}()
+	killed := false
+	for deadline := time.Now().Add(20 * time.Second); !killed && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, in := range s.status(t).Instances {
+			var pid int
+			if in.State == imgrec.StateRunning && in.Busy {
+				if _, err := fmt.Sscanf(in.Detail, "pid %d", &pid); err == nil {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Logf("killed %s (pid %d) while busy", in.ID, pid)
+					killed = true
+					break
+				}
+			}
+		}
+	}
+	if !killed {
+		t.Fatal("never saw a busy worker to kill")
+	}
+	sum := <-done
+	if sum.OK != 300 {
+		t.Fatalf("ok %d, wrong %d, failed %d: %+v", sum.OK, sum.Wrong, sum.Failed, sum.Failures)
+	}
+	// Every image's result is stored once, under its own key, with its own label.
+	expected := standinExpected(t)
+	entries, _ := os.ReadDir(filepath.Join(s.dataDir, "output"))
+	if len(entries) != 100 {
+		t.Fatalf("output bucket holds %d objects, want 100", len(entries))
+	}
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(s.dataDir, "output", e.Name()))
+		if want := "(" + e.Name() + ", " + expected[e.Name()+".JPEG"] + ")"; string(b) != want {
+			t.Errorf("output %s = %q, want %q", e.Name(), b, want)
+		}
+	}
+}
+
+// TestServeScaleInSparesBusyWorker keeps one worker busy on a large image
+// while the rest of a burst drains and idle instances are stopped: the large
+// request must finish on its first delivery.
+func TestServeScaleInSparesBusyWorker(t *testing.T) {
+	s := startServe(t, "--target-per-instance", "1", "--scale-window", "300ms", "--scale-in-after", "200ms", "--max-instances", "4")
+	type answer struct {
+		Label, Error string
+		Attempt      int
+	}
+	bigDone := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(s.url+"v1/classify?name=big.png", "image/png", bytes.NewReader(gradientPNG(3000, 3000)))
+		var a answer
+		if err != nil {
+			a.Error = err.Error()
+		} else {
+			json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+		}
+		bigDone <- a
+	}()
+	waitFor(t, "a busy worker", func() bool { st := s.status(t); return st.Depth == 1 && busyCount(st.Instances) == 1 })
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: s.url, Images: loadCourseImages(t), Requests: 30, Concurrency: 6,
+		Expected: standinExpected(t), Timeout: 60 * time.Second,
+	})
+	if err != nil || sum.OK != 30 {
+		t.Fatalf("burst: %v %+v", err, sum)
+	}
+	// Idle instances must be stopped while the large image is still in work.
+	scaledIn := false
+	for !scaledIn {
+		select {
+		case a := <-bigDone:
+			t.Fatalf("large image finished (%+v) before any scale-in; the test proved nothing", a)
+		case <-time.After(50 * time.Millisecond):
+		}
+		st := s.status(t)
+		scaledIn = st.Counts["stopping"]+st.Counts["stopped"] > 0 && busyCount(st.Instances) == 1
+	}
+	a := <-bigDone
+	if a.Label == "" || a.Error != "" || a.Attempt != 1 {
+		t.Fatalf("large image: %+v (want a label on the first attempt)", a)
+	}
+	waitIdle(t, s, 10*time.Second)
+}
+
+func busyCount(in []imgrec.Instance) int {
+	n := 0
+	for _, i := range in {
+		if i.Busy {
+			n++
+		}
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 30s", what)
+		}
+	}
+}
+
+// gradientPNG is large in pixels but small in bytes, so it stays under the
+// upload limit while taking the network a few seconds.
+func gradientPNG(w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			i := img.PixOffset(x, y)
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = byte(x), byte(y), byte(x^y), 255
+		}
+	}
+	var b bytes.Buffer
+	png.Encode(&b, img)
+	return b.Bytes()
+}
