@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,14 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := natsq.Embedded(cfg); imgrec.ErrorCode(err) != imgrec.EINVALID {
 			t.Errorf("%s: got %v, want code %s", name, err, imgrec.EINVALID)
 		}
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if _, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir(), Port: busy.Addr().(*net.TCPAddr).Port}); imgrec.ErrorCode(err) != imgrec.EUNAVAILABLE {
+		t.Errorf("Embedded on a busy port: got %v, want code %s", err, imgrec.EUNAVAILABLE)
 	}
 	if _, err := natsq.Dial(fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), natsq.Config{}); imgrec.ErrorCode(err) != imgrec.EUNAVAILABLE {
 		t.Errorf("Dial with no server: got %v, want code %s", err, imgrec.EUNAVAILABLE)

@@ -3,6 +3,8 @@ package natsq
 import (
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -24,14 +26,15 @@ func Embedded(cfg Config) (*Queue, error) {
 	port := cfg.Port
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else if err := portFree(cfg.Host, port); err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(&server.Options{
-		ServerName: "imgrec-embedded", // part of JetStream's identity; keep it across restarts
-		Host:       cfg.Host,
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   cfg.DataDir,
-		NoSigs:     true, // the process owns its signals
+		Host:      cfg.Host,
+		Port:      port,
+		JetStream: true,
+		StoreDir:  cfg.DataDir, // JetStream keeps its files in <DataDir>/jetstream
+		NoSigs:    true,        // the process owns its signals
 	})
 	if err != nil {
 		return nil, imgrec.WrapError(imgrec.EINVALID, err, "natsq: embedded server")
@@ -55,6 +58,15 @@ func Embedded(cfg Config) (*Queue, error) {
 	q.srv = srv
 	cfg.Logger.Info("nats server started", "url", q.url, "store", cfg.DataDir)
 	return q, nil
+}
+
+// portFree fails at once where the server would only never become ready.
+func portFree(host string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return imgrec.WrapError(imgrec.EUNAVAILABLE, err, "natsq: embedded server")
+	}
+	return l.Close()
 }
 
 // serverLog hands the server's log lines to slog; debug and trace are off.
