@@ -28,8 +28,9 @@ type Config struct {
 	Visibility time.Duration
 	// MaxDeliver is a backstop, not the retry policy (the worker's is): the
 	// server never delivers a request more often, so Receive dead-letters a
-	// request on its MaxDeliver-th delivery instead of handing it out. Keep
-	// it above the worker's attempts.
+	// request on its MaxDeliver-th delivery instead of handing it out, and
+	// answers its ReplyTo with the reason. Keep it above the worker's
+	// attempts + 1, so that the worker gives up first, with its own reason.
 	MaxDeliver int
 	// Logger receives connection events and, for Embedded, server notices.
 	Logger *slog.Logger

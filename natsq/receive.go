@@ -132,8 +132,17 @@ func (q *Queue) deliver(ctx context.Context, msg jetstream.Msg) (imgrec.Delivery
 		return d, nil
 	}
 	q.log.Warn("natsq: dead-lettering", "id", d.req.ID, "seq", d.seq, "reason", reason)
-	if err := d.DeadLetter(context.WithoutCancel(ctx), reason); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := d.DeadLetter(ctx, reason); err != nil {
 		q.log.Error("natsq: dead-lettering failed", "id", d.req.ID, "seq", d.seq, "err", err)
+		return nil, nil
+	}
+	// No worker will answer, so the waiting client hears it from here.
+	if d.req.ReplyTo != "" {
+		resp := imgrec.Response{ID: d.req.ID, Error: reason, Attempt: d.attempt}
+		if err := q.Reply(ctx, d.req.ReplyTo, resp); err != nil {
+			q.log.Warn("natsq: reply failed", "id", d.req.ID, "err", err)
+		}
 	}
 	return nil, nil
 }

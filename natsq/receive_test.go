@@ -23,7 +23,13 @@ func TestMaxDeliver(t *testing.T) {
 	t.Parallel()
 	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Visibility: time.Second, MaxDeliver: 2})
 	defer q.Close()
-	send(t, q, "a")
+	inbox, err := q.Listen(t.Context())
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	if err := q.Send(t.Context(), imgrec.Request{ID: "a", Key: "a.JPEG", ReplyTo: inbox.Address(), Sent: time.Now()}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
 	receive(t, q, 2*time.Second) // attempt 1, never settled
 
 	ctx, cancel := context.WithTimeout(t.Context(), 2500*time.Millisecond)
@@ -35,6 +41,14 @@ func TestMaxDeliver(t *testing.T) {
 	letters, err := q.DeadLetters(t.Context(), 10)
 	if err != nil || len(letters) != 1 || letters[0].Attempts != 2 || !strings.Contains(letters[0].Reason, "delivered 2 times") {
 		t.Errorf("DeadLetters: %+v, %v; want a on attempt 2, delivered 2 times", letters, err)
+	}
+	select {
+	case r := <-inbox.Responses():
+		if r.ID != "a" || r.Attempt != 2 || !strings.Contains(r.Error, "delivered 2 times") {
+			t.Errorf("response %+v, want a's error on attempt 2", r)
+		}
+	case <-time.After(time.Second):
+		t.Errorf("no response for the dead-lettered request")
 	}
 }
 

@@ -420,7 +420,7 @@ func queueReply(s *queueSuite) {
 	}
 
 	full := imgrec.Response{
-		ID: "r-ü", Key: "test_0", Label: "bathtub", Worker: "w1", Inference: 0.0123,
+		ID: "r-ü", Key: "test_0", Label: "bathtub", Worker: "w1", Attempt: 2, Inference: 0.0123,
 		Top: []imgrec.Prediction{{Index: 435, Label: "bathtub", Logit: 9.5}, {Index: 876, Label: "tub", Logit: -0.25}},
 	}
 	for i := range n {

@@ -72,7 +72,7 @@ func sameRequest(a, b imgrec.Request) bool {
 
 func sameResponse(a, b imgrec.Response) bool {
 	return a.ID == b.ID && a.Key == b.Key && a.Label == b.Label && a.Error == b.Error &&
-		a.Worker == b.Worker && a.Inference == b.Inference && slices.Equal(a.Top, b.Top)
+		a.Worker == b.Worker && a.Attempt == b.Attempt && a.Inference == b.Inference && slices.Equal(a.Top, b.Top)
 }
 
 func receiveResponse(t *testing.T, in imgrec.Inbox, d time.Duration) imgrec.Response {
