@@ -15,7 +15,8 @@ import (
 // QueueOptions adapts the Queue suite to a backend.
 type QueueOptions struct {
 	// Visibility is the visibility timeout open must give each queue
-	// (default 1s). The suite's waits are multiples of it.
+	// (default 1s; whole seconds suit SQS). The suite's waits are
+	// multiples of it.
 	Visibility time.Duration
 	// StatsLag is how long Stats may trail the operations it counts; the
 	// suite polls that long before failing (default 0: exact at once).
@@ -28,9 +29,12 @@ type QueueOptions struct {
 // processes (web tier, workers) would open it. The suite closes every handle,
 // in reverse order of connecting.
 //
-// Order is not checked: requests may come out in any order. Waiting and
-// InFlight are checked only where every backend agrees (a request that
-// awaits redelivery may count as either); Depth is checked everywhere.
+// Besides the work-queue semantics, the suite expects: EINVALID for a
+// request without an ID, for DeadLetters(0) and for Reply to ""; ETOOLARGE
+// for a 4 MiB request; no error for a Reply nobody listens to; Receive to
+// return ctx.Err() within 0.5 s of its ctx ending. Order is not checked.
+// Waiting and InFlight are checked only where every backend agrees (a
+// request awaiting redelivery may count as either); Depth everywhere.
 func Queue(t *testing.T, opt QueueOptions, open func(t *testing.T, opt QueueOptions) (connect func(t *testing.T) imgrec.Queue)) {
 	if opt.Visibility <= 0 {
 		opt.Visibility = time.Second
