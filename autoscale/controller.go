@@ -3,6 +3,7 @@ package autoscale
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -20,10 +21,17 @@ type Controller struct {
 	Logger   *slog.Logger
 	// Observed, if set, is called after every decision (metrics, status pages).
 	Observed func(Observation, Decision)
+
+	nudgeOnce sync.Once
+	nudge     chan struct{}
 }
 
-// Run observes and acts every Interval until ctx is cancelled. Failures to
-// observe or act are logged and retried on the next tick.
+// minNudgeGap bounds how often nudges can make the controller step.
+const minNudgeGap = 100 * time.Millisecond
+
+// Run observes and acts every Interval, and soon after a Nudge, until ctx is
+// cancelled. Failures to observe or act are logged and retried on the next
+// step.
 func (c *Controller) Run(ctx context.Context) error {
 	interval := c.Interval
 	if interval <= 0 {
@@ -31,14 +39,37 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	nudges := c.nudges()
 	for {
-		c.Step(ctx, time.Now())
+		last := time.Now()
+		c.Step(ctx, last)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-nudges:
+			select {
+			case <-time.After(minNudgeGap - time.Since(last)):
+			case <-ctx.Done():
+				return nil
+			}
 		}
 	}
+}
+
+// Nudge asks for a step now rather than at the next tick: the web tier calls
+// it when work arrives, so a burst on an idle system does not wait a tick.
+// It never blocks.
+func (c *Controller) Nudge() {
+	select {
+	case c.nudges() <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) nudges() chan struct{} {
+	c.nudgeOnce.Do(func() { c.nudge = make(chan struct{}, 1) })
+	return c.nudge
 }
 
 // Step makes one observation, decision and set of actions.

@@ -36,8 +36,12 @@ type basicBlock struct {
 
 type activations struct{ a, b, c, d nn.Tensor }
 
-// Load reads a torchvision ResNet-18 state_dict file.
+// Load reads a torchvision ResNet-18 state_dict file, or a packed model
+// made from one (see Prepare).
 func Load(path string) (*Model, error) {
+	if IsPacked(path) {
+		return loadPacked(path)
+	}
 	sd, err := pth.Load(path)
 	if err != nil {
 		return nil, err

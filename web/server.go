@@ -38,6 +38,9 @@ type Config struct {
 	AdminToken     string        // enables POST /v1/reset; empty disables it
 	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
 
+	// Submitted, if set, is called after each request is queued (serve
+	// nudges its controller with it).
+	Submitted func()
 	// Instances, if set, lists the worker instances for /v1/status.
 	Instances func(context.Context) ([]imgrec.Instance, error)
 	Registry  prometheus.Registerer // where metrics are registered; nil for none

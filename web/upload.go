@@ -183,6 +183,9 @@ func (s *Server) submit(ctx context.Context, u *upload) (*job, error) {
 		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue: " + err.Error()})
 		return nil, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
 	}
+	if s.cfg.Submitted != nil {
+		s.cfg.Submitted()
+	}
 	return j, nil
 }
 

@@ -51,6 +51,13 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	cache, err := resnet.CacheDir()
+	if err != nil {
+		return err
+	}
+	if modelPath, err = resnet.Prepare(modelPath, cache); err != nil {
+		return err
+	}
 	if modelPath, err = filepath.Abs(modelPath); err != nil {
 		return err
 	}

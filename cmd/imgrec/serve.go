@@ -48,11 +48,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if modelPath, err = filepath.Abs(modelPath); err != nil {
+	// Pack once here: a wrong file fails now, with its reason, and every
+	// worker maps the packed weights instead of parsing the .pth again.
+	if modelPath, err = resnet.Prepare(modelPath, filepath.Join(*dataDir, "models")); err != nil {
 		return err
 	}
-	// Load once here so a wrong file fails now, with its reason, not in every worker.
-	if _, err := resnet.Load(modelPath); err != nil {
+	if modelPath, err = filepath.Abs(modelPath); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -95,7 +96,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
 		MaxUploadBytes: *wf.maxUpload, Timeout: *wf.timeout, AdminToken: *adminToken,
-		Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
+		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	})
 	if err != nil {
 		return err

@@ -43,6 +43,7 @@ type served struct {
 	url     string
 	dataDir string
 	cmd     *exec.Cmd
+	stopped sync.Once
 	logMu   sync.Mutex
 	log     bytes.Buffer
 }
@@ -56,7 +57,7 @@ func (s *served) logText() string {
 var servingLine = regexp.MustCompile(`imgrec serving on (http://\S+/)`)
 
 // startServe runs `imgrec serve` on a free port with the stand-in model.
-func startServe(t *testing.T, args ...string) *served {
+func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
 	s := &served{dataDir: t.TempDir()}
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", s.dataDir, "--model", standinModel,
@@ -84,7 +85,22 @@ func startServe(t *testing.T, args ...string) *served {
 		}
 		close(urlc)
 	}()
-	t.Cleanup(func() {
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case u, ok := <-urlc:
+		if !ok {
+			t.Fatalf("serve exited before listening:\n%s", s.logText())
+		}
+		s.url = u
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start within 30s:\n%s", s.logText())
+	}
+	return s
+}
+
+// stop sends SIGTERM and waits for serve (and so its workers) to exit.
+func (s *served) stop(t testing.TB) {
+	s.stopped.Do(func() {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan error, 1)
 		go func() { done <- s.cmd.Wait() }()
@@ -98,16 +114,6 @@ func startServe(t *testing.T, args ...string) *served {
 			t.Logf("serve log:\n%s", s.logText())
 		}
 	})
-	select {
-	case u, ok := <-urlc:
-		if !ok {
-			t.Fatalf("serve exited before listening:\n%s", s.logText())
-		}
-		s.url = u
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start within 30s:\n%s", s.logText())
-	}
-	return s
 }
 
 func (s *served) status(t *testing.T) (st struct {
@@ -124,7 +130,7 @@ func (s *served) status(t *testing.T) (st struct {
 	return st
 }
 
-func loadCourseImages(t *testing.T) []loadgen.Image {
+func loadCourseImages(t testing.TB) []loadgen.Image {
 	t.Helper()
 	files, err := listImages([]string{filepath.Join(sharedDir, "data/imagenet-100")})
 	if err != nil {
@@ -141,7 +147,7 @@ func loadCourseImages(t *testing.T) []loadgen.Image {
 	return imgs
 }
 
-func standinExpected(t *testing.T) map[string]string {
+func standinExpected(t testing.TB) map[string]string {
 	b, err := os.ReadFile(filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"))
 	if err != nil {
 		t.Fatal(err)
