@@ -21,6 +21,9 @@ const (
 	DefaultMaxAttempts = 3
 	DefaultExtendEvery = 20 * time.Second
 	DefaultTopK        = 5
+	// DefaultConcurrency overlaps one request's storage and acknowledgement
+	// waits (fsync, a server round trip) with another's inference.
+	DefaultConcurrency = 2
 )
 
 // Config wires a worker to its queue, buckets and classifier.
@@ -35,17 +38,20 @@ type Config struct {
 	MaxAttempts int           // deliveries before a request is dead-lettered
 	ExtendEvery time.Duration // how often to extend the visibility timeout while working; below the timeout
 	TopK        int           // predictions carried in the response
+	Concurrency int           // requests in hand at once
 	// Status receives "ready", "busy" and "idle" lines, so a provider can
 	// tell which instances may be scaled in (see package local).
 	Status io.Writer
 	Logger *slog.Logger
 }
 
-// Worker processes requests one at a time; the classifier itself uses every core.
+// Worker processes a few requests at a time; the classifier itself uses
+// every core, so more would only queue for the CPU.
 type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	statusMu sync.Mutex
+	busy     int // requests in hand, for the status line
 }
 
 // New checks the configuration and fills in defaults.
@@ -62,6 +68,9 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.TopK <= 0 {
 		cfg.TopK = DefaultTopK
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -70,18 +79,27 @@ func New(cfg Config) (*Worker, error) {
 }
 
 // Run pulls and processes requests until ctx is cancelled, then returns nil
-// once the request in hand is finished: cancelling ctx is a drain, never an
+// once the requests in hand are finished: cancelling ctx is a drain, never an
 // interruption.
 func (w *Worker) Run(ctx context.Context) error {
 	w.status("ready")
+	var wg sync.WaitGroup
+	for range w.cfg.Concurrency {
+		wg.Go(func() { w.loop(ctx) })
+	}
+	wg.Wait()
+	w.log.Info("drained")
+	return nil
+}
+
+func (w *Worker) loop(ctx context.Context) {
 	for {
 		d, err := w.cfg.Queue.Receive(ctx)
 		if ctx.Err() != nil {
 			if d != nil { // received just as the drain began: hand it back at once
 				d.Nack(context.WithoutCancel(ctx), 0)
 			}
-			w.log.Info("drained")
-			return nil
+			return
 		}
 		if err != nil {
 			w.log.Warn("receive failed", "err", err)
@@ -91,9 +109,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		w.status("busy")
+		w.setBusy(+1)
 		w.Process(context.WithoutCancel(ctx), d)
-		w.status("idle")
+		w.setBusy(-1)
 	}
 }
 
@@ -215,11 +233,29 @@ func (w *Worker) keepInvisible(ctx context.Context, d imgrec.Delivery, log *slog
 	return func() { close(done); wg.Wait() }
 }
 
-func (w *Worker) status(word string) {
-	if w.cfg.Status == nil {
-		return
-	}
+// setBusy counts requests in hand and reports the edges: "busy" when the
+// first arrives, "idle" when the last is done.
+func (w *Worker) setBusy(delta int) {
 	w.statusMu.Lock()
 	defer w.statusMu.Unlock()
-	io.WriteString(w.cfg.Status, word+"\n")
+	before := w.busy
+	w.busy += delta
+	switch {
+	case before == 0 && w.busy > 0:
+		w.writeStatus("busy")
+	case before > 0 && w.busy == 0:
+		w.writeStatus("idle")
+	}
+}
+
+func (w *Worker) status(word string) {
+	w.statusMu.Lock()
+	defer w.statusMu.Unlock()
+	w.writeStatus(word)
+}
+
+func (w *Worker) writeStatus(word string) {
+	if w.cfg.Status != nil {
+		io.WriteString(w.cfg.Status, word+"\n")
+	}
 }

@@ -32,6 +32,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of `imgrec model pull`")
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
+	workerThreads := fs.Int("worker-threads", 1, "cores each local worker uses (GOMAXPROCS): on one machine, more workers of one thread beat fewer of many")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
 	pf := policyFlags(fs)
@@ -74,6 +75,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	provider := local.New(local.Config{
 		Command: workerArgv(exe, q.URL(), fileURL(*dataDir), modelPath, qf,
 			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels)),
+		Env:    []string{fmt.Sprintf("GOMAXPROCS=%d", *workerThreads)},
 		Logger: log,
 	})
 	defer func() {

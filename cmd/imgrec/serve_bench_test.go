@@ -20,23 +20,7 @@ func BenchmarkServeBurst(b *testing.B) {
 	imgs := loadCourseImages(b)
 	expected := standinExpected(b)
 
-	// The engine alone: decode + classify, one image at a time, as a worker does.
-	m, err := resnet.Load(standinModel)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := &resnet.Classifier{Model: m, Profile: vision.ProfileReference, MaxBatch: 1}
-	start := time.Now()
-	for _, im := range imgs {
-		img, err := vision.Decode(im.Data, vision.Limits{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Classify(context.Background(), []*imgrec.Image{img}, 1); err != nil {
-			b.Fatal(err)
-		}
-	}
-	engineRate := float64(len(imgs)) / time.Since(start).Seconds()
+	engineRate := engineImagesPerSecond(b, imgs)
 
 	var wall time.Duration
 	for b.Loop() {
@@ -59,4 +43,52 @@ func BenchmarkServeBurst(b *testing.B) {
 	b.ReportMetric(100/perBurst, "img/s")
 	b.ReportMetric(engineRate, "engine-img/s")
 	b.ReportMetric(100/perBurst/engineRate, "ratio")
+}
+
+// engineImagesPerSecond times decode + classify of the images one at a time
+// in this process, as one worker does: the pipeline's peer.
+func engineImagesPerSecond(b *testing.B, imgs []loadgen.Image) float64 {
+	m, err := resnet.Load(standinModel)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &resnet.Classifier{Model: m, Profile: vision.ProfileReference, MaxBatch: 1}
+	start := time.Now()
+	for range 3 {
+		for _, im := range imgs {
+			img, err := vision.Decode(im.Data, vision.Limits{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Classify(context.Background(), []*imgrec.Image{img}, 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	return float64(3*len(imgs)) / time.Since(start).Seconds()
+}
+
+// BenchmarkServeThroughput measures sustained throughput with warm workers
+// (--min-instances) against the engine alone in the same run.
+func BenchmarkServeThroughput(b *testing.B) {
+	imgs := loadCourseImages(b)
+	engineRate := engineImagesPerSecond(b, imgs)
+	s := startServe(b, "--min-instances", "2", "--max-instances", "2")
+	waitFor(b, "2 running workers", func() bool { return s.status(b).Counts["running"] == 2 })
+	var n int
+	var wall time.Duration
+	for b.Loop() {
+		sum, err := loadgen.Run(context.Background(), loadgen.Config{
+			URL: s.url, Images: imgs, Requests: 500, Concurrency: 32, Timeout: time.Minute,
+		})
+		if err != nil || sum.OK != 500 {
+			b.Fatalf("run: %v, %d ok", err, sum.OK)
+		}
+		n += 500
+		wall += sum.Wall
+	}
+	rate := float64(n) / wall.Seconds()
+	b.ReportMetric(rate, "img/s")
+	b.ReportMetric(engineRate, "engine-img/s")
+	b.ReportMetric(rate/engineRate, "ratio")
 }

@@ -116,7 +116,7 @@ func (s *served) stop(t testing.TB) {
 	})
 }
 
-func (s *served) status(t *testing.T) (st struct {
+func (s *served) status(t testing.TB) (st struct {
 	Depth     int
 	Instances []imgrec.Instance
 	Counts    map[string]int `json:"instance_counts"`
@@ -350,7 +350,7 @@ func busyCount(in []imgrec.Instance) int {
 	return n
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {

@@ -26,6 +26,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
+	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "requests in hand at once (overlaps storage and queue waits with inference)")
 	qf := queueFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -73,6 +74,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		},
 		ID:          *id,
 		MaxAttempts: *maxAttempts,
+		Concurrency: *concurrency,
 		ExtendEvery: qf.visibility / 3,
 		Status:      status,
 		Logger:      log,
