@@ -8,10 +8,10 @@ type Conv2D struct {
 	cout, cin, kh, kw, stride, pad int
 	w                              []float32 // packWeights panels
 	bias                           []float32 // packBias
-	zero                           []float32 // cin zeros: the run a padding tap reads
-	// rowRuns: the input is copied with its zero border so that each kernel
-	// row is one contiguous run of kw*cin floats; worth it when cin is too
-	// small to feed the micro-kernel per tap (the 3-channel stem).
+	zero                           []float32 // the run a padding tap reads
+	// rowRuns: a tap is a whole kernel row, kw*cin contiguous floats of
+	// NHWC input, rather than one pixel's cin; worth it when cin is too
+	// small to feed the micro-kernel (the 3-channel stem).
 	rowRuns bool
 }
 
@@ -26,12 +26,17 @@ func NewConv2D(weight, bias []float32, cout, cin, kh, kw, stride, pad int) *Conv
 		panic(fmt.Sprintf("nn.NewConv2D: %d weights, %d biases for cout=%d cin=%d kh=%d kw=%d stride=%d pad=%d",
 			len(weight), len(bias), cout, cin, kh, kw, stride, pad))
 	}
+	rowRuns := cin < 16 && kw > 1
+	run := cin
+	if rowRuns {
+		run = kw * cin
+	}
 	return &Conv2D{
 		cout: cout, cin: cin, kh: kh, kw: kw, stride: stride, pad: pad,
 		w:       packWeights(weight, cout, cin, kh, kw),
 		bias:    packBias(bias, cout),
-		zero:    make([]float32, cin),
-		rowRuns: cin < 16 && kw > 1,
+		zero:    make([]float32, run),
+		rowRuns: rowRuns,
 	}
 }
 
@@ -51,8 +56,8 @@ func (c *Conv2D) Forward(dst, x, residual *Tensor, relu bool) {
 type convJob struct {
 	*Conv2D
 	k           *kernel
-	src         []float32 // x.Data, or its padded copy when rowRuns
-	sh, sw      int       // src's spatial size
+	src         []float32 // x.Data
+	sh, sw      int       // x's spatial size
 	oh, ow      int
 	taps, run   int
 	dst, res    []float32
@@ -75,7 +80,6 @@ func (c *Conv2D) forward(k *kernel, dst, x, residual *Tensor, relu bool) {
 		j.res = residual.Data
 	}
 	if c.rowRuns {
-		j.src, j.sh, j.sw = padded(x, c.pad)
 		j.taps, j.run = c.kh, c.kw*c.cin
 	}
 	m := x.N * oh * ow
@@ -107,11 +111,15 @@ func (j *convJob) sweep(t0, t1, p0, p1 int) {
 	rows := j.k.rows
 	panelLen := j.taps * j.run * panelWidth
 	block := max(1, l2Budget/(4*panelLen))
-	t := tile{src: j.src, taps: j.taps, run: j.run, ldc: j.cout, relu: j.relu}
+	t := tile{taps: j.taps, run: j.run, ldc: j.cout, relu: j.relu}
 	if j.k.usesPtrs {
 		t.ptrs = make([]*float32, j.taps*rows)
 	} else {
-		t.offs = make([]int, j.taps*rows)
+		t.runs = make([][]float32, j.taps*rows)
+	}
+	var border []float32 // rowRuns: the runs that cross the left or right edge, completed with zeros
+	if j.rowRuns {
+		border = make([]float32, j.taps*rows*j.run)
 	}
 	m := len(j.dst) / j.cout
 	for q0 := p0; q0 < p1; q0 += block {
@@ -119,7 +127,7 @@ func (j *convJob) sweep(t0, t1, p0, p1 int) {
 		for ti := t0; ti < t1; ti++ {
 			m0 := ti * rows
 			t.mr = min(rows, m-m0)
-			j.indirect(&t, m0)
+			j.indirect(&t, m0, border)
 			for p := q0; p < q1; p++ {
 				t.b = j.w[p*panelLen : (p+1)*panelLen]
 				t.bias = j.bias[p*panelWidth : (p+1)*panelWidth]
@@ -134,9 +142,9 @@ func (j *convJob) sweep(t0, t1, p0, p1 int) {
 	}
 }
 
-// indirect fills t.offs, or t.ptrs for the kernels that use them, for the
+// indirect fills t.runs, or t.ptrs for the kernels that use them, for the
 // tile of output pixels from m0.
-func (j *convJob) indirect(t *tile, m0 int) {
+func (j *convJob) indirect(t *tile, m0 int, border []float32) {
 	rows := j.k.rows
 	n, rem := m0/(j.oh*j.ow), m0%(j.oh*j.ow)
 	oy, ox := rem/j.ow, rem%j.ow
@@ -148,48 +156,50 @@ func (j *convJob) indirect(t *tile, m0 int) {
 				}
 			}
 		}
-		if j.rowRuns {
-			// Padded input: kernel row ky is one run from the window's corner.
-			for ky := range j.kh {
-				j.point(t, ky*rows+r, ((n*j.sh+oy*j.stride+ky)*j.sw+ox*j.stride)*j.cin)
-			}
-			continue
-		}
+		ix0 := ox*j.stride - j.pad
 		for ky := range j.kh {
 			iy := oy*j.stride - j.pad + ky
-			for kx := range j.kw {
-				ix := ox*j.stride - j.pad + kx
-				off := -1
-				if iy >= 0 && iy < j.sh && ix >= 0 && ix < j.sw {
-					off = ((n*j.sh+iy)*j.sw + ix) * j.cin
+			inside := iy >= 0 && iy < j.sh
+			var row []float32
+			if inside {
+				row = j.src[(n*j.sh+iy)*j.sw*j.cin:][:j.sw*j.cin]
+			}
+			if j.rowRuns {
+				i := ky*rows + r
+				switch {
+				case !inside:
+					j.point(t, i, nil)
+				case ix0 >= 0 && ix0+j.kw <= j.sw:
+					j.point(t, i, row[ix0*j.cin:][:j.run])
+				default: // copy the part inside, next to zeros
+					b := border[i*j.run:][:j.run]
+					clear(b)
+					lo, hi := max(ix0, 0), min(ix0+j.kw, j.sw)
+					copy(b[(lo-ix0)*j.cin:], row[lo*j.cin:hi*j.cin])
+					j.point(t, i, b)
 				}
-				j.point(t, (ky*j.kw+kx)*rows+r, off)
+				continue
+			}
+			for kx := range j.kw {
+				ix := ix0 + kx
+				var run []float32
+				if inside && ix >= 0 && ix < j.sw {
+					run = row[ix*j.cin:][:j.cin]
+				}
+				j.point(t, (ky*j.kw+kx)*rows+r, run)
 			}
 		}
 	}
 }
 
-// point sets entry i of the tile's A table to the run at off (-1: zeros).
-func (j *convJob) point(t *tile, i, off int) {
+// point sets entry i of the tile's A table to run (nil: zeros).
+func (j *convJob) point(t *tile, i int, run []float32) {
 	switch {
 	case t.ptrs == nil:
-		t.offs[i] = off
-	case off < 0:
+		t.runs[i] = run
+	case run == nil:
 		t.ptrs[i] = &j.zero[0]
 	default:
-		t.ptrs[i] = &j.src[off]
+		t.ptrs[i] = &run[0]
 	}
-}
-
-// padded returns x's data with a zero border of pad pixels, and its new size.
-func padded(x *Tensor, pad int) ([]float32, int, int) {
-	h, w, c := x.H+2*pad, x.W+2*pad, x.C
-	out := make([]float32, x.N*h*w*c)
-	for n := range x.N {
-		for y := range x.H {
-			from := x.Data[((n*x.H+y)*x.W)*c:][:x.W*c]
-			copy(out[((n*h+y+pad)*w+pad)*c:], from)
-		}
-	}
-	return out, h, w
 }

@@ -12,12 +12,12 @@ func tileGo(t *tile) {
 	for tap := 0; tap < t.taps; tap++ {
 		b := t.b[tap*t.run*panelWidth : (tap+1)*t.run*panelWidth]
 		for r := 0; r < t.mr; r++ {
-			off := t.offs[tap*goRows+r]
-			if off < 0 {
+			run := t.runs[tap*goRows+r]
+			if run == nil {
 				continue // zero padding adds nothing
 			}
 			acc := &acc[r]
-			for k, a := range t.src[off : off+t.run] {
+			for k, a := range run[:t.run] {
 				bk := (*[panelWidth]float32)(b[k*panelWidth:])
 				for j := range acc {
 					acc[j] += a * bk[j]

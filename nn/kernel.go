@@ -5,17 +5,16 @@ package nn
 type kernel struct {
 	name     string
 	rows     int
-	usesPtrs bool // reads tile.ptrs rather than tile.src and tile.offs
+	usesPtrs bool // reads tile.ptrs rather than tile.runs
 	tile     func(t *tile)
 }
 
 // tile is one micro-kernel call. Its A operand is indirect: for each tap
-// (a contiguous run of K) and each row, where that row's run starts in the
+// (a contiguous run of K) and each row, where that row's run is in the
 // input, so the convolution needs no im2col buffer.
 type tile struct {
-	src  []float32  // the input the runs live in
-	offs []int      // [tap*rows+r]: start of the run in src, or -1 for zero padding; rows ≥ mr unset
-	ptrs []*float32 // instead of offs, for assembly: pointers, rows ≥ mr repeat a valid one
+	runs [][]float32 // [tap*rows+r]: the run, or nil for zero padding; rows ≥ mr unset
+	ptrs []*float32  // instead of runs, for assembly: their starts; rows ≥ mr repeat a valid one
 	taps int
 	run  int       // floats per tap
 	b    []float32 // packed weight panel, taps*run*panelWidth

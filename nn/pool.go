@@ -71,10 +71,11 @@ func GlobalAvgPool(dst []float32, x *Tensor) []float32 {
 		dst = make([]float32, size)
 	}
 	hw := x.H * x.W
+	// Sum in float64: a 224² input leaves 49 pixels per channel, but
+	// larger inputs would lose bits in a float32 sum.
+	sum := make([]float64, x.C)
 	for n := range x.N {
-		// Sum in float64: a 224² input leaves 49 pixels per channel, but
-		// larger inputs would lose bits in a float32 sum.
-		sum := make([]float64, x.C)
+		clear(sum)
 		for p := range hw {
 			for j, v := range x.Data[(n*hw+p)*x.C:][:x.C] {
 				sum[j] += float64(v)
