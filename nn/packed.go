@@ -20,11 +20,16 @@ func NewConv2DPacked(weight, bias []float32, cout, cin, kh, kw, stride, pad int)
 		return nil, fmt.Errorf("nn: packed conv with %d weights, %d biases does not fit cout=%d cin=%d kh=%d kw=%d stride=%d pad=%d",
 			len(weight), len(bias), cout, cin, kh, kw, stride, pad)
 	}
+	rowRuns := cin < 16 && kw > 1
+	run := cin
+	if rowRuns {
+		run = kw * cin
+	}
 	return &Conv2D{
 		cout: cout, cin: cin, kh: kh, kw: kw, stride: stride, pad: pad,
 		w: weight, bias: bias,
-		zero:    make([]float32, cin),
-		rowRuns: cin < 16 && kw > 1,
+		zero:    make([]float32, run),
+		rowRuns: rowRuns,
 	}, nil
 }
 

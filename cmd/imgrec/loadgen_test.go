@@ -62,9 +62,7 @@ func newCourseServer(t *testing.T, answer func(w http.ResponseWriter, name strin
 }
 
 func runCmd(ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	var out, errb bytes.Buffer
-	code = run(ctx, &env{strings.NewReader(""), &out, &errb}, append([]string{"loadgen"}, args...))
-	return code, out.String(), errb.String()
+	return execute(ctx, append([]string{"loadgen"}, args...)...)
 }
 
 func wantContains(t *testing.T, what, text string, subs ...string) {
