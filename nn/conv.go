@@ -141,6 +141,23 @@ func (j *convJob) indirect(t *tile, m0 int, border []float32) {
 	rows := j.k.rows
 	n, rem := m0/(j.oh*j.ow), m0%(j.oh*j.ow)
 	oy, ox := rem/j.ow, rem%j.ow
+	t.rowStride = 0
+	if t.ptrs != nil && j.regular(t, oy, ox) {
+		// The usual case: one output row, every window inside the input.
+		// Row 0's runs suffice; the others are a stride apart.
+		t.rowStride = j.stride * j.cin
+		corner := (n*j.sh+oy*j.stride-j.pad)*j.sw + ox*j.stride - j.pad
+		for ky := range j.kh {
+			if j.rowRuns {
+				t.ptrs[ky] = &j.src[(corner+ky*j.sw)*j.cin]
+				continue
+			}
+			for kx := range j.kw {
+				t.ptrs[ky*j.kw+kx] = &j.src[(corner+ky*j.sw+kx)*j.cin]
+			}
+		}
+		return
+	}
 	for r := range rows {
 		if r > 0 && r < t.mr { // rows past the end repeat the last one
 			if ox++; ox == j.ow {
@@ -183,6 +200,15 @@ func (j *convJob) indirect(t *tile, m0 int, border []float32) {
 			}
 		}
 	}
+}
+
+// regular reports whether the full tile from output pixel (oy, ox) lies in
+// one output row with every window inside the input.
+func (j *convJob) regular(t *tile, oy, ox int) bool {
+	last := ox + j.k.rows - 1
+	iy, ix := oy*j.stride-j.pad, ox*j.stride-j.pad
+	return t.mr == j.k.rows && last < j.ow && iy >= 0 && iy+j.kh <= j.sh &&
+		ix >= 0 && last*j.stride-j.pad+j.kw <= j.sw
 }
 
 // point sets entry i of the tile's A table to run (nil: zeros).

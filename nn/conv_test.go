@@ -31,6 +31,8 @@ var convCases = []convCase{
 	{1, 11, 11, 8, 32, 5, 3, 2},    // 5×5 stride 3
 	{2, 4, 6, 3, 16, 3, 1, 1},      // small cin, 3×3
 	{1, 2, 3, 3, 8, 7, 2, 3},       // stem window wider than the input
+	{1, 9, 40, 3, 64, 7, 2, 3},     // stem with full tiles inside the input
+	{1, 4, 26, 32, 64, 1, 2, 0},    // 1×1 stride 2, full tiles in a row
 	{1, 3, 3, 40, 48, 3, 2, 0},     // stride 2 no pad
 	{1, 1, 1, 512, 1000, 1, 1, 0},  // fc as conv
 	{8, 1, 1, 512, 1000, 1, 1, 0},  // fc batch 8

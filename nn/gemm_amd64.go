@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 // zmm accumulators, bias, residual and relu applied before the store.
 //
 //go:noescape
-func gemm6x32(a **float32, taps, run int, b, bias, c, res *float32, ldc, ldr, mr, nr int, relu bool)
+func gemm6x32(a **float32, taps, run int, b, bias, c, res *float32, ldc, ldr, mr, nr int, relu bool, rs int)
 
 var avx512Kernel = &kernel{name: "avx512", rows: 6, usesPtrs: true, tile: tileAVX512}
 
@@ -20,7 +20,7 @@ func tileAVX512(t *tile) {
 	if t.res != nil {
 		res, ldr = &t.res[0], t.ldc
 	}
-	gemm6x32(&t.ptrs[0], t.taps, t.run, &t.b[0], &t.bias[0], &t.c[0], res, t.ldc, ldr, t.mr, t.nr, t.relu)
+	gemm6x32(&t.ptrs[0], t.taps, t.run, &t.b[0], &t.bias[0], &t.c[0], res, t.ldc, ldr, t.mr, t.nr, t.relu, t.rowStride)
 }
 
 func asmKernels() []*kernel {

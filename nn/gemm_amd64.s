@@ -2,12 +2,13 @@
 
 #include "textflag.h"
 
-// func gemm6x32(a **float32, taps, run int, b, bias, c, res *float32, ldc, ldr, mr, nr int, relu bool)
+// func gemm6x32(a **float32, taps, run int, b, bias, c, res *float32, ldc, ldr, mr, nr int, relu bool, rs int)
 //
 // C[6×32] = relu?(A·B + bias + res), rows ≥ mr and columns ≥ nr left unstored.
-// A is indirect: a holds, per tap, 6 row pointers to runs of `run` floats;
+// A is indirect: a holds, per tap, 6 row pointers to runs of `run` floats,
+// or, when rs > 0, one pointer (row 0's; row r's run is r*rs floats on).
 // B is the packed panel, 32 floats per k. Accumulators: row r in Z(2r), Z(2r+1).
-TEXT ·gemm6x32(SB), NOSPLIT, $0-89
+TEXT ·gemm6x32(SB), NOSPLIT, $0-104
 	VXORPS Z0, Z0, Z0
 	VXORPS Z1, Z1, Z1
 	VXORPS Z2, Z2, Z2
@@ -23,14 +24,30 @@ TEXT ·gemm6x32(SB), NOSPLIT, $0-89
 	MOVQ a+0(FP), DI
 	MOVQ taps+8(FP), BX
 	MOVQ b+24(FP), SI
+	MOVQ rs+96(FP), AX
+	SHLQ $2, AX
 
 tap:
-	MOVQ 0(DI), R8
+	MOVQ  0(DI), R8
+	TESTQ AX, AX
+	JZ    indirect
+	LEAQ  (R8)(AX*1), R9
+	LEAQ  (R9)(AX*1), R10
+	LEAQ  (R10)(AX*1), R11
+	LEAQ  (R11)(AX*1), R12
+	LEAQ  (R12)(AX*1), R13
+	ADDQ  $8, DI
+	JMP   loaded
+
+indirect:
 	MOVQ 8(DI), R9
 	MOVQ 16(DI), R10
 	MOVQ 24(DI), R11
 	MOVQ 32(DI), R12
 	MOVQ 40(DI), R13
+	ADDQ $48, DI
+
+loaded:
 	MOVQ run+16(FP), CX
 	XORQ DX, DX
 
@@ -60,7 +77,6 @@ k:
 	DECQ CX
 	JNZ  k
 
-	ADDQ $48, DI
 	DECQ BX
 	JNZ  tap
 

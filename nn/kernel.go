@@ -15,16 +15,19 @@ type kernel struct {
 type tile struct {
 	runs [][]float32 // [tap*rows+r]: the run, or nil for zero padding; rows ≥ mr unset
 	ptrs []*float32  // instead of runs, for assembly: their starts; rows ≥ mr repeat a valid one
-	taps int
-	run  int       // floats per tap
-	b    []float32 // packed weight panel, taps*run*panelWidth
-	bias []float32 // panelWidth
-	c    []float32 // output, from the tile's first element
-	res  []float32 // residual laid out like c, or nil
-	ldc  int       // floats between output rows (in c and res)
-	mr   int       // valid rows
-	nr   int       // valid columns
-	relu bool
+	// rowStride > 0: ptrs has only row 0's starts, [tap], and row r's run
+	// is r*rowStride floats further on (a full tile inside the input).
+	rowStride int
+	taps      int
+	run       int       // floats per tap
+	b         []float32 // packed weight panel, taps*run*panelWidth
+	bias      []float32 // panelWidth
+	c         []float32 // output, from the tile's first element
+	res       []float32 // residual laid out like c, or nil
+	ldc       int       // floats between output rows (in c and res)
+	mr        int       // valid rows
+	nr        int       // valid columns
+	relu      bool
 }
 
 // kernels lists the micro-kernels this CPU can run, best first.

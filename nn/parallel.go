@@ -41,8 +41,10 @@ func parallel(n int, f func(i int)) {
 		}
 	}
 	j.work()
-	for j.done.Load() < j.n {
-		runtime.Gosched()
+	for spins := 1; j.done.Load() < j.n; spins++ {
+		if spins%64 == 0 {
+			runtime.Gosched() // let a helper that lost its core have ours
+		}
 	}
 }
 
