@@ -44,6 +44,15 @@ var storageTypes = map[global]struct {
 	"torch.LongStorage":  {"int64", 8},
 }
 
+// argBytes is the width of the little-endian unsigned argument of the
+// opcodes that have one.
+var argBytes = map[byte]int{
+	'q': 1, 'r': 4, // BINPUT, LONG_BINPUT
+	'h': 1, 'j': 4, // BINGET, LONG_BINGET
+	'K': 1, 'M': 2, // BININT1, BININT2
+	'X': 4, 0x8c: 1, 0x8d: 8, // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
+}
+
 var allowedGlobals = map[global]bool{
 	"collections.OrderedDict":         true,
 	"torch._utils._rebuild_tensor_v2": true,
@@ -68,6 +77,21 @@ func unpickle(src []byte) (any, error) {
 		b := src[pos : pos+n]
 		pos += n
 		return b, nil
+	}
+	// uint reads an n-byte little-endian unsigned integer argument.
+	readUint := func(n int) (int, error) {
+		b, err := need(n)
+		if err != nil {
+			return 0, err
+		}
+		var v uint64
+		for i := n - 1; i >= 0; i-- {
+			v = v<<8 | uint64(b[i])
+		}
+		if v > uint64(len(src)) && n > 2 { // lengths and memo indices never exceed the pickle
+			return 0, fmt.Errorf("argument %d too large at byte %d", v, pos)
+		}
+		return int(v), nil
 	}
 	pop := func() (any, error) {
 		if len(stack) == 0 || (len(marks) > 0 && len(stack) == marks[len(marks)-1]) {
@@ -149,22 +173,11 @@ func unpickle(src []byte) (any, error) {
 			}
 			stack = append(stack, g)
 		case 'q', 'r', 0x94: // BINPUT, LONG_BINPUT, MEMOIZE
-			var idx int
-			switch op {
-			case 'q':
-				b, err := need(1)
-				if err != nil {
+			idx := len(memo)
+			if op != 0x94 {
+				if idx, err = readUint(argBytes[op]); err != nil {
 					return nil, err
 				}
-				idx = int(b[0])
-			case 'r':
-				b, err := need(4)
-				if err != nil {
-					return nil, err
-				}
-				idx = int(binary.LittleEndian.Uint32(b))
-			default:
-				idx = len(memo)
 			}
 			v, err := top()
 			if err != nil {
@@ -172,19 +185,9 @@ func unpickle(src []byte) (any, error) {
 			}
 			memo[idx] = v
 		case 'h', 'j': // BINGET, LONG_BINGET
-			var idx int
-			if op == 'h' {
-				b, err := need(1)
-				if err != nil {
-					return nil, err
-				}
-				idx = int(b[0])
-			} else {
-				b, err := need(4)
-				if err != nil {
-					return nil, err
-				}
-				idx = int(binary.LittleEndian.Uint32(b))
+			idx, err := readUint(argBytes[op])
+			if err != nil {
+				return nil, err
 			}
 			v, ok := memo[idx]
 			if !ok {
@@ -248,18 +251,12 @@ func unpickle(src []byte) (any, error) {
 					return nil, err
 				}
 			}
-		case 'K': // BININT1
-			b, err := need(1)
+		case 'K', 'M': // BININT1, BININT2
+			v, err := readUint(argBytes[op])
 			if err != nil {
 				return nil, err
 			}
-			stack = append(stack, int(b[0]))
-		case 'M': // BININT2
-			b, err := need(2)
-			if err != nil {
-				return nil, err
-			}
-			stack = append(stack, int(binary.LittleEndian.Uint16(b)))
+			stack = append(stack, v)
 		case 'J': // BININT
 			b, err := need(4)
 			if err != nil {
@@ -293,30 +290,9 @@ func unpickle(src []byte) (any, error) {
 			}
 			stack = append(stack, math.Float64frombits(binary.BigEndian.Uint64(b)))
 		case 'X', 0x8c, 0x8d: // BINUNICODE, SHORT_BINUNICODE, BINUNICODE8
-			var n int
-			switch op {
-			case 'X':
-				b, err := need(4)
-				if err != nil {
-					return nil, err
-				}
-				n = int(binary.LittleEndian.Uint32(b))
-			case 0x8c:
-				b, err := need(1)
-				if err != nil {
-					return nil, err
-				}
-				n = int(b[0])
-			default:
-				b, err := need(8)
-				if err != nil {
-					return nil, err
-				}
-				if u := binary.LittleEndian.Uint64(b); u > uint64(len(src)) {
-					return nil, fmt.Errorf("string of %d bytes", u)
-				} else {
-					n = int(u)
-				}
+			n, err := readUint(argBytes[op])
+			if err != nil {
+				return nil, err
 			}
 			b, err := need(n)
 			if err != nil {

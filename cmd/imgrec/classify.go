@@ -38,23 +38,17 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 	if *top < 1 || *top > resnet.NumClasses {
 		return usagef("--top %d: must be between 1 and %d", *top, resnet.NumClasses)
 	}
-	profile, err := vision.ParseProfile(*profileFlag)
-	if err != nil {
-		return err
+	if _, err := vision.ParseProfile(*profileFlag); err != nil {
+		return err // before the slow part
 	}
 	files, err := listImages(paths)
 	if err != nil {
 		return err
 	}
-	modelPath, err := resnet.Locate(*modelFlag)
+	c, _, err := loadClassifier(*modelFlag, *profileFlag)
 	if err != nil {
 		return err
 	}
-	model, err := resnet.Load(modelPath)
-	if err != nil {
-		return err
-	}
-	c := &resnet.Classifier{Model: model, Profile: profile}
 
 	out := csv.NewWriter(e.stdout)
 	enc := json.NewEncoder(e.stdout)
@@ -144,4 +138,21 @@ func listImages(paths []string) ([]string, error) {
 		}
 	}
 	return files, nil
+}
+
+// loadClassifier finds and loads the weights and pairs them with a profile.
+func loadClassifier(modelFlag, profileName string) (*resnet.Classifier, string, error) {
+	profile, err := vision.ParseProfile(profileName)
+	if err != nil {
+		return nil, "", err
+	}
+	path, err := resnet.Locate(modelFlag)
+	if err != nil {
+		return nil, "", err
+	}
+	model, err := resnet.Load(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return &resnet.Classifier{Model: model, Profile: profile}, path, nil
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
 )
@@ -41,18 +40,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 			*id, _ = os.Hostname()
 		}
 	}
-	profile, err := vision.ParseProfile(*profileFlag)
+	classifier, modelPath, err := loadClassifier(*modelFlag, *profileFlag)
 	if err != nil {
 		return err
 	}
-	modelPath, err := resnet.Locate(*modelFlag)
-	if err != nil {
-		return err
-	}
-	model, err := resnet.Load(modelPath)
-	if err != nil {
-		return err
-	}
+	classifier.MaxBatch = 1
 	b, err := openBuckets(*blobs)
 	if err != nil {
 		return err
@@ -68,7 +60,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	w, err := worker.New(worker.Config{
 		Queue: q, Input: b.input, Output: b.output,
-		Classifier: &resnet.Classifier{Model: model, Profile: profile, MaxBatch: 1},
+		Classifier: classifier,
 		Decode: func(data []byte) (*imgrec.Image, error) {
 			return vision.Decode(data, vision.Limits{MaxPixels: *maxPixels})
 		},
