@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestLoadStandin(t *testing.T) {
 		t.Errorf("got %d entries, want 122", len(sd))
 	}
 	w := sd["conv1.weight"]
-	if w == nil || w.DType != "float32" || !equalInts(w.Shape, []int{64, 3, 7, 7}) || len(w.F32) != 9408 {
+	if w == nil || w.DType != "float32" || !slices.Equal(w.Shape, []int{64, 3, 7, 7}) || len(w.F32) != 9408 {
 		t.Fatalf("conv1.weight = %+v", w)
 	}
 	// Cross-check against the raw storage read independently from the zip.
@@ -45,7 +46,7 @@ func TestLoadStandin(t *testing.T) {
 	if n == nil || n.DType != "int64" || len(n.Shape) != 0 || len(n.I64) != 1 {
 		t.Errorf("bn1.num_batches_tracked = %+v", n)
 	}
-	if fc := sd["fc.weight"]; fc == nil || !equalInts(fc.Shape, []int{1000, 512}) {
+	if fc := sd["fc.weight"]; fc == nil || !slices.Equal(fc.Shape, []int{1000, 512}) {
 		t.Errorf("fc.weight = %v", fc.Shape)
 	}
 }
@@ -58,18 +59,6 @@ func findFile(t *testing.T, zr *zip.Reader, name string) *zip.File {
 	}
 	t.Fatalf("%s not in archive", name)
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // pk builds protocol-2 pickles by hand for the malformed-input tests.

@@ -6,6 +6,7 @@ package resnet
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,7 +132,7 @@ func checkKeys(sd map[string]*pth.Tensor) error {
 		switch {
 		case !ok && !strings.HasSuffix(k, "num_batches_tracked"):
 			missing = append(missing, k)
-		case ok && !sameShape(t.Shape, shape):
+		case ok && !slices.Equal(t.Shape, shape):
 			wrong = append(wrong, fmt.Sprintf("%s is %v, want %v", k, t.Shape, shape))
 		case ok && t.DType != "float32" && !strings.HasSuffix(k, "num_batches_tracked"):
 			wrong = append(wrong, fmt.Sprintf("%s is %s, want float32", k, t.DType))
@@ -159,18 +160,6 @@ func checkKeys(sd map[string]*pth.Tensor) error {
 		}
 	}
 	return fmt.Errorf("not a ResNet-18 state_dict (%s)", strings.Join(parts, "; "))
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // foldConv folds BatchNorm (eval mode) into the bias-free convolution before it:
