@@ -143,3 +143,36 @@ func TestNewConv2DRejectsBadSizes(t *testing.T) {
 	}()
 	NewConv2D(make([]float32, 64*3*7*7), make([]float32, 64), 64, 3, 2, 2, 1, 3)
 }
+
+// TestPackedRoundTrip checks that a layer rebuilt from its packed weights
+// (as resnet's packed models do) computes what the original does.
+func TestPackedRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	conv := NewConv2D(randSlice(rng, 40*3*49), randSlice(rng, 40), 40, 3, 7, 7, 2, 3)
+	w, b := conv.Packed()
+	again, err := NewConv2DPacked(w, b, 40, 3, 7, 7, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randTensor(rng, 2, 17, 15, 3)
+	var want, got Tensor
+	conv.Forward(&want, x, nil, true)
+	again.Forward(&got, x, nil, true)
+	if !slices.Equal(got.Data, want.Data) {
+		t.Fatal("packed round trip changed the output")
+	}
+	if _, err := NewConv2DPacked(w[1:], b, 40, 3, 7, 7, 2, 3); err == nil {
+		t.Fatal("short packed weights accepted")
+	}
+
+	lin := NewLinear(randSlice(rng, 10*7), randSlice(rng, 10), 10, 7)
+	lw, lb := lin.Packed()
+	lin2, err := NewLinearPacked(lw, lb, 10, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := randSlice(rng, 3*7)
+	if !slices.Equal(lin.Forward(nil, in, 3), lin2.Forward(nil, in, 3)) {
+		t.Fatal("packed Linear round trip changed the output")
+	}
+}
