@@ -1,8 +1,3 @@
-// Package nn holds the float32 kernels of the ResNet-18 inference engine:
-// convolution (with BatchNorm folded in), pooling and the fully connected
-// layer, on NHWC tensors. The convolution is an indirect GEMM whose
-// micro-kernel is Go assembly where the CPU allows (AVX-512F) and Go
-// elsewhere (or with the purego build tag).
 package nn
 
 // Tensor is a batch of feature maps in NHWC layout (channel last).
