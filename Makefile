@@ -16,6 +16,7 @@ serve: build
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 10m -tags purego ./nn/ ./resnet/
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./resnet/ ./nn/
+	$(GO) test -run '^$$' -bench Forward -benchtime 3s ./resnet/
