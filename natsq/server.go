@@ -69,10 +69,12 @@ func portFree(host string, port int) error {
 	return l.Close()
 }
 
-// serverLog hands the server's log lines to slog; debug and trace are off.
+// serverLog hands the server's log lines to slog. Its notices (a banner and
+// its configuration at every start) are debug-level here: natsq logs the one
+// line that matters, "nats server started".
 type serverLog struct{ log *slog.Logger }
 
-func (l serverLog) Noticef(format string, v ...any) { l.log.Info(fmt.Sprintf(format, v...)) }
+func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
 func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
