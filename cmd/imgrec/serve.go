@@ -15,6 +15,7 @@ import (
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/local"
+	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/web"
@@ -26,12 +27,13 @@ func init() {
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T]")
+	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--nats-url URL]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the queue and the buckets are kept")
 	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of `imgrec model pull`")
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
+	natsURL := fs.String("nats-url", "", "use this external NATS server (nats://HOST:PORT) instead of the embedded one")
 	workerThreads := fs.Int("worker-threads", 1, "cores each local worker uses (GOMAXPROCS): on one machine, more workers of one thread beat fewer of many")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
@@ -62,7 +64,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	q, err := qf.embedded(filepath.Join(*dataDir, "nats"), log)
+	var q *natsq.Queue
+	if *natsURL != "" {
+		q, err = qf.dial(*natsURL, log)
+	} else {
+		q, err = qf.embedded(filepath.Join(*dataDir, "nats"), log)
+	}
 	if err != nil {
 		return err
 	}

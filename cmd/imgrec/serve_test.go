@@ -22,6 +22,7 @@ import (
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/natsq"
 )
 
 // TestMain lets the test binary act as imgrec itself, so serve's worker
@@ -54,14 +55,24 @@ func (s *served) logText() string {
 	return s.log.String()
 }
 
-var servingLine = regexp.MustCompile(`imgrec serving on (http://\S+/)`)
+var servingLine = regexp.MustCompile(`imgrec (?:serving on|web tier on) (http://\S+/)`)
 
 // startServe runs `imgrec serve` on a free port with the stand-in model.
 func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
-	s := &served{dataDir: t.TempDir()}
-	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", s.dataDir, "--model", standinModel,
+	dataDir := t.TempDir()
+	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--model", standinModel,
 		"--admin-token", "t", "--log-level", "info"}, args...)
+	s := startProcess(t, servingLine, args...)
+	s.dataDir = dataDir
+	return s
+}
+
+// startProcess runs imgrec with args and waits for a stderr line matching
+// ready; its first group, if any, is the process's URL.
+func startProcess(t testing.TB, ready *regexp.Regexp, args ...string) *served {
+	t.Helper()
+	s := &served{}
 	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = append(os.Environ(), "IMGREC_TEST_AS_MAIN=1")
 	stderr, err := s.cmd.StderrPipe()
@@ -74,13 +85,15 @@ func startServe(t testing.TB, args ...string) *served {
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		seen := false
 		for sc.Scan() {
 			line := sc.Text()
 			s.logMu.Lock()
 			s.log.WriteString(line + "\n")
 			s.logMu.Unlock()
-			if m := servingLine.FindStringSubmatch(line); m != nil {
-				urlc <- m[1]
+			if m := ready.FindStringSubmatch(line); m != nil && !seen {
+				seen = true
+				urlc <- append(m, "")[1]
 			}
 		}
 		close(urlc)
@@ -89,11 +102,11 @@ func startServe(t testing.TB, args ...string) *served {
 	select {
 	case u, ok := <-urlc:
 		if !ok {
-			t.Fatalf("serve exited before listening:\n%s", s.logText())
+			t.Fatalf("imgrec %s exited before it was ready:\n%s", args[0], s.logText())
 		}
 		s.url = u
 	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start within 30s:\n%s", s.logText())
+		t.Fatalf("imgrec %s not ready within 30s:\n%s", args[0], s.logText())
 	}
 	return s
 }
@@ -198,7 +211,7 @@ func waitIdle(t *testing.T, s *served, within time.Duration) {
 // TestServeBurstFromZero is the course scenario: 100 images at once against a
 // system with no workers; every answer right, instances up and back to 0.
 func TestServeBurstFromZero(t *testing.T) {
-	s := startServe(t, "--scale-in-after", "500ms")
+	s := startServe(t)
 	if st := s.status(t); st.Counts["running"]+st.Counts["pending"] != 0 {
 		t.Fatalf("instances before any work: %v", st.Counts)
 	}
@@ -218,7 +231,8 @@ func TestServeBurstFromZero(t *testing.T) {
 	if p := <-peak; p < 2 {
 		t.Errorf("peak active instances %d; the burst should have scaled out", p)
 	}
-	waitIdle(t, s, 10*time.Second)
+	// The issue's promise: back to 0 instances within 5 s of the queue going idle.
+	waitIdle(t, s, 5*time.Second)
 	entries, _ := os.ReadDir(filepath.Join(s.dataDir, "output"))
 	if len(entries) != 100 {
 		t.Errorf("output bucket holds %d objects, want 100", len(entries))
@@ -372,4 +386,30 @@ func gradientPNG(w, h int) []byte {
 	var b bytes.Buffer
 	png.Encode(&b, img)
 	return b.Bytes()
+}
+
+// TestTiersAsSeparateProcesses runs the web tier and the controller (which
+// launches the workers) as their own processes against an external NATS
+// server, as on separate machines.
+func TestTiersAsSeparateProcesses(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
+	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nats.Close()
+	blobs := "file://" + t.TempDir()
+	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
+	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", nats.URL(), "--blobs", blobs,
+		"--model", standinModel, "--metrics-addr", "")
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: web.url, Images: loadCourseImages(t)[:20], Requests: 20, Concurrency: 10,
+		Expected: standinExpected(t), Timeout: time.Minute,
+	})
+	if err != nil || sum.OK != 20 {
+		t.Fatalf("%v %+v\ncontroller log:\n%s", err, sum, ctl.logText())
+	}
+	if !strings.Contains(ctl.logText(), "msg=scale") {
+		t.Errorf("controller logged no scaling decision:\n%s", ctl.logText())
+	}
 }
