@@ -46,7 +46,7 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool)
 	if err != nil {
 		return job{}, err
 	}
-	submitted, err := s.submit(r.Context(), u)
+	submitted, err := s.submit(r.Context(), u, false)
 	if err != nil {
 		return job{}, err
 	}
@@ -68,7 +68,7 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	u, err := s.readUpload(w, r, true)
 	if err == nil {
 		var j *job
-		if j, err = s.submit(r.Context(), u); err == nil {
+		if j, err = s.submit(r.Context(), u, true); err == nil {
 			w.Header().Set("Location", "/v1/jobs/"+j.ID)
 			got, _ := s.jobs.get(j.ID)
 			writeJSON(w, http.StatusAccepted, got)

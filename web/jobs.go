@@ -29,18 +29,24 @@ type job struct {
 	Finished  *time.Time          `json:"finished,omitempty"`
 	Seconds   float64             `json:"seconds,omitempty"` // upload to answer
 
-	done chan struct{} // closed when the job finishes
+	async bool          // submitted through POST /v1/jobs: nobody waits, so the metrics are counted on finish
+	done  chan struct{} // closed when the job finishes
 }
 
 // jobTable remembers jobs by id, forgetting the oldest finished ones beyond max.
 type jobTable struct {
+	// onFinish sees each job as it finishes, before anyone waiting is woken.
+	onFinish func(job)
+
 	mu    sync.Mutex
 	max   int
 	byID  map[string]*job
 	order []string // ids in submission order
 }
 
-func newJobTable(max int) *jobTable { return &jobTable{max: max, byID: map[string]*job{}} }
+func newJobTable(max int, onFinish func(job)) *jobTable {
+	return &jobTable{max: max, byID: map[string]*job{}, onFinish: onFinish}
+}
 
 func (t *jobTable) add(j *job) {
 	j.done = make(chan struct{})
@@ -81,13 +87,14 @@ func (t *jobTable) wait(id string) <-chan struct{} {
 	return closed
 }
 
-// finish records a worker's response; false if the job is unknown.
-func (t *jobTable) finish(r imgrec.Response) bool {
+// finish records a worker's response and returns the finished job; false if
+// the job is unknown or already finished.
+func (t *jobTable) finish(r imgrec.Response) (job, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	j, ok := t.byID[r.ID]
 	if !ok || j.State != JobQueued {
-		return ok
+		return job{}, false
 	}
 	now := time.Now()
 	j.Finished = &now
@@ -98,8 +105,11 @@ func (t *jobTable) finish(r imgrec.Response) bool {
 	} else {
 		j.State, j.Label, j.Top = JobDone, r.Label, r.Top
 	}
+	if t.onFinish != nil {
+		t.onFinish(*j)
+	}
 	close(j.done)
-	return true
+	return *j, true
 }
 
 // clear forgets every job, failing those still queued.

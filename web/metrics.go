@@ -76,3 +76,13 @@ func (m *metrics) observe(endpoint string, start time.Time, j job, err error) {
 	}
 	m.results.WithLabelValues(outcome).Inc()
 }
+
+// finished counts an asynchronous job when its answer arrives.
+func (m *metrics) finished(endpoint string, j job) {
+	if j.State == JobFailed {
+		m.results.WithLabelValues(OutcomeFailed).Inc()
+		return
+	}
+	m.results.WithLabelValues(OutcomeOK).Inc()
+	m.duration.WithLabelValues(endpoint).Observe(j.Seconds)
+}

@@ -81,8 +81,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, inbox: inbox, jobs: newJobTable(cfg.MaxJobs), done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{})}
 	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
+	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
+		if j.async {
+			s.metrics.finished("jobs", j)
+		}
+	})
 	go s.receiveReplies()
 	s.routes()
 	return s, nil
@@ -121,8 +126,8 @@ func (s *Server) Close() error {
 func (s *Server) receiveReplies() {
 	defer close(s.done)
 	for resp := range s.inbox.Responses() {
-		if !s.jobs.finish(resp) {
-			s.log.Debug("reply for an unknown job (another web tier's, or from before a restart)", "id", resp.ID)
+		if _, ok := s.jobs.finish(resp); !ok {
+			s.log.Debug("reply for an unknown or finished job (another web tier's, or from before a restart)", "id", resp.ID)
 		}
 	}
 }

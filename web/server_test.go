@@ -298,6 +298,14 @@ func TestJSONAPI(t *testing.T) {
 	if j.State != JobDone || j.Label != s.expected["test_8.JPEG"] {
 		t.Fatalf("job: %+v", j)
 	}
+	resp, _ = http.Get(s.url + "/metrics")
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`imgrec_results_total{outcome="ok"} 2`, `imgrec_request_duration_seconds_count{endpoint="jobs"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 	resp, _ = http.Get(s.url + "/v1/jobs/nope")
 	if resp.StatusCode != 404 {
 		t.Fatalf("unknown job: %d", resp.StatusCode)

@@ -167,8 +167,9 @@ func (s *Server) storeInput(ctx context.Context, u *upload) (string, error) {
 	return "", imgrec.Errorf(imgrec.ECONFLICT, "could not find a free key for %s", u.name)
 }
 
-// submit validates, stores and queues an upload and returns its job.
-func (s *Server) submit(ctx context.Context, u *upload) (*job, error) {
+// submit validates, stores and queues an upload and returns its job; async
+// jobs have nobody waiting for them.
+func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error) {
 	if _, err := s.cfg.Decode(u.data); err != nil {
 		return nil, err
 	}
@@ -176,7 +177,7 @@ func (s *Server) submit(ctx context.Context, u *upload) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	j := &job{ID: newID(), Name: u.name, Key: key, State: JobQueued, Submitted: time.Now()}
+	j := &job{ID: newID(), Name: u.name, Key: key, State: JobQueued, Submitted: time.Now(), async: async}
 	s.jobs.add(j)
 	req := imgrec.Request{ID: j.ID, Key: key, ReplyTo: s.inbox.Address(), Sent: j.Submitted}
 	if err := s.cfg.Queue.Send(ctx, req); err != nil {
