@@ -87,14 +87,14 @@ func (t *jobTable) wait(id string) <-chan struct{} {
 	return closed
 }
 
-// finish records a worker's response and returns the finished job; false if
-// the job is unknown or already finished.
-func (t *jobTable) finish(r imgrec.Response) (job, bool) {
+// finish records a worker's response; false if the job is unknown or
+// already finished.
+func (t *jobTable) finish(r imgrec.Response) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	j, ok := t.byID[r.ID]
 	if !ok || j.State != JobQueued {
-		return job{}, false
+		return false
 	}
 	now := time.Now()
 	j.Finished = &now
@@ -109,7 +109,7 @@ func (t *jobTable) finish(r imgrec.Response) (job, bool) {
 		t.onFinish(*j)
 	}
 	close(j.done)
-	return *j, true
+	return true
 }
 
 // clear forgets every job, failing those still queued.

@@ -126,7 +126,7 @@ func (s *Server) Close() error {
 func (s *Server) receiveReplies() {
 	defer close(s.done)
 	for resp := range s.inbox.Responses() {
-		if _, ok := s.jobs.finish(resp); !ok {
+		if !s.jobs.finish(resp) {
 			s.log.Debug("reply for an unknown or finished job (another web tier's, or from before a restart)", "id", resp.ID)
 		}
 	}
