@@ -24,7 +24,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
 	blobs := fs.String("blobs", "", "buckets the workers use: file:///DIR (required for the local provider)")
 	providerName := fs.String("provider", "local", "where workers run: local (child processes of this controller)")
-	modelFlag := fs.String("model", "", "weights the workers load; default $IMGREC_MODEL, then the cache of `imgrec model pull`")
+	modelFlag := fs.String("model", "", "weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
 	pf := policyFlags(fs)
 	qf := queueFlags(fs)

@@ -30,7 +30,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--nats-url URL]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the queue and the buckets are kept")
-	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of `imgrec model pull`")
+	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
 	natsURL := fs.String("nats-url", "", "use this external NATS server (nats://HOST:PORT) instead of the embedded one")

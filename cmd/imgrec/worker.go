@@ -20,7 +20,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT --blobs file:///DIR [--model PATH] [flags]")
 	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
 	blobs := fs.String("blobs", "", "buckets: file:///DIR (input and output under DIR) (required)")
-	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of `imgrec model pull`")
+	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
 	profileFlag := fs.String("profile", "reference", "preprocessing profile: reference or imagenet")
 	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
