@@ -3,7 +3,6 @@ package resnet
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/nn"
@@ -76,20 +75,24 @@ func (c *Classifier) Classify(ctx context.Context, images []*imgrec.Image, k int
 }
 
 // TopK returns the k largest logits, best first; ties go to the lower index,
-// as torch.argmax does.
+// as torch.argmax does. It selects in one pass per rank, cheaper than a sort
+// for the small k a classifier reports.
 func TopK(logits []float32, k int) []imgrec.Prediction {
 	if len(logits) != NumClasses {
 		panic(fmt.Sprintf("TopK: %d logits", len(logits)))
 	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
 	labels := Labels()
-	preds := make([]imgrec.Prediction, k)
-	for i := range preds {
-		preds[i] = imgrec.Prediction{Index: idx[i], Label: labels[idx[i]], Logit: logits[idx[i]]}
+	preds := make([]imgrec.Prediction, 0, k)
+	taken := make([]bool, len(logits))
+	for range k {
+		best := -1
+		for i, v := range logits {
+			if !taken[i] && (best < 0 || v > logits[best]) {
+				best = i
+			}
+		}
+		taken[best] = true
+		preds = append(preds, imgrec.Prediction{Index: best, Label: labels[best], Logit: logits[best]})
 	}
 	return preds
 }

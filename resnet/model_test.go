@@ -258,4 +258,10 @@ func TestTopKOrderAndTies(t *testing.T) {
 	if p[0].Index != 500 || p[1].Index != 3 || p[2].Index != 7 {
 		t.Fatalf("TopK = %+v", p)
 	}
+	all := TopK(logits, NumClasses)
+	for i := 1; i < len(all); i++ {
+		if all[i].Logit > all[i-1].Logit || (all[i].Logit == all[i-1].Logit && all[i].Index < all[i-1].Index) {
+			t.Fatalf("TopK(1000) out of order at %d: %+v %+v", i, all[i-1], all[i])
+		}
+	}
 }
