@@ -213,29 +213,19 @@ func unpickle(src []byte) (any, error) {
 			stack = append(stack, items)
 		case '}': // EMPTY_DICT
 			stack = append(stack, &ordered{vals: map[string]any{}})
-		case 's': // SETITEM
-			v, err := pop()
-			if err != nil {
-				return nil, err
-			}
-			k, err := pop()
-			if err != nil {
-				return nil, err
-			}
-			d, err := top()
-			if err != nil {
-				return nil, err
-			}
-			od, ok := d.(*ordered)
-			if !ok {
-				return nil, fmt.Errorf("SETITEM on %T", d)
-			}
-			if err := od.set(k, v); err != nil {
-				return nil, err
-			}
-		case 'u': // SETITEMS
-			items, err := popMark()
-			if err != nil {
+		case 's', 'u': // SETITEM (one pair), SETITEMS (pairs since the mark)
+			var items []any
+			if op == 's' {
+				v, err := pop()
+				if err != nil {
+					return nil, err
+				}
+				k, err := pop()
+				if err != nil {
+					return nil, err
+				}
+				items = []any{k, v}
+			} else if items, err = popMark(); err != nil {
 				return nil, err
 			}
 			d, err := top()
@@ -244,7 +234,7 @@ func unpickle(src []byte) (any, error) {
 			}
 			od, ok := d.(*ordered)
 			if !ok || len(items)%2 != 0 {
-				return nil, fmt.Errorf("SETITEMS on %T with %d items", d, len(items))
+				return nil, fmt.Errorf("setting items on %T with %d items", d, len(items))
 			}
 			for i := 0; i < len(items); i += 2 {
 				if err := od.set(items[i], items[i+1]); err != nil {
