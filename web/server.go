@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,9 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	done    chan struct{}
+	// decodeSlots bounds concurrent validation decodes: a 40 Mpx image
+	// needs about 120 MB, so a burst of them must queue, not pile up.
+	decodeSlots chan struct{}
 }
 
 // New opens the reply inbox and builds the routes.
@@ -81,7 +85,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}),
+		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
 	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
 		if j.async {
