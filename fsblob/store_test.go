@@ -17,6 +17,19 @@ func TestConformance(t *testing.T) {
 	conformance.BlobStore(t, func(t *testing.T) imgrec.BlobStore { return open(t, t.TempDir()) })
 }
 
+// TestConformanceNoSync: skipping fsync must not weaken anything a process
+// can observe (atomic replace, create-if-absent, listing).
+func TestConformanceNoSync(t *testing.T) {
+	conformance.BlobStore(t, func(t *testing.T) imgrec.BlobStore {
+		s, err := fsblob.OpenWith(t.TempDir(), fsblob.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func open(t *testing.T, dir string) *fsblob.Store {
 	t.Helper()
 	s, err := fsblob.Open(dir)

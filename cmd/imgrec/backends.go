@@ -17,7 +17,8 @@ import (
 type buckets struct{ input, output imgrec.BlobStore }
 
 // openBuckets opens the buckets a --blobs URL names: file:///dir (or a plain
-// path) keeps them in dir/input and dir/output.
+// path) keeps them in dir/input and dir/output; file:///dir?sync=0 skips the
+// per-object fsync (see fsblob.Options).
 func openBuckets(spec string) (buckets, error) {
 	u, err := url.Parse(spec)
 	if err != nil {
@@ -32,11 +33,19 @@ func openBuckets(spec string) (buckets, error) {
 		if dir == "" {
 			return buckets{}, usagef("--blobs %q: no directory", spec)
 		}
-		in, err := fsblob.Open(filepath.Join(dir, "input"))
+		var opt fsblob.Options
+		switch v := u.Query().Get("sync"); v {
+		case "", "1", "true":
+		case "0", "false":
+			opt.NoSync = true
+		default:
+			return buckets{}, usagef("--blobs %q: sync=%q, want 1 or 0", spec, v)
+		}
+		in, err := fsblob.OpenWith(filepath.Join(dir, "input"), opt)
 		if err != nil {
 			return buckets{}, err
 		}
-		out, err := fsblob.Open(filepath.Join(dir, "output"))
+		out, err := fsblob.OpenWith(filepath.Join(dir, "output"), opt)
 		if err != nil {
 			return buckets{}, err
 		}

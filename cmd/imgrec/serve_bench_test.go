@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -69,11 +70,18 @@ func engineImagesPerSecond(b *testing.B, imgs []loadgen.Image) float64 {
 }
 
 // BenchmarkServeThroughput measures sustained throughput with warm workers
-// (--min-instances) against the engine alone in the same run.
+// (--min-instances) against the engine alone in the same run, with and
+// without fsync of every stored object.
 func BenchmarkServeThroughput(b *testing.B) {
+	for _, fsync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", fsync), func(b *testing.B) { benchThroughput(b, fmt.Sprintf("--fsync=%v", fsync)) })
+	}
+}
+
+func benchThroughput(b *testing.B, args ...string) {
 	imgs := loadCourseImages(b)
 	engineRate := engineImagesPerSecond(b, imgs)
-	s := startServe(b, "--min-instances", "2", "--max-instances", "2")
+	s := startServe(b, append([]string{"--min-instances", "2", "--max-instances", "2"}, args...)...)
 	waitFor(b, "2 running workers", func() bool { return s.status(b).Counts["running"] == 2 })
 	var n int
 	var wall time.Duration
