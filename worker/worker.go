@@ -93,15 +93,12 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) loop(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		d, err := w.cfg.Queue.Receive(ctx)
-		if ctx.Err() != nil {
-			if d != nil { // received just as the drain began: hand it back at once
-				d.Nack(context.WithoutCancel(ctx), 0)
-			}
-			return
-		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			w.log.Warn("receive failed", "err", err)
 			select {
 			case <-time.After(time.Second):
@@ -109,6 +106,8 @@ func (w *Worker) loop(ctx context.Context) {
 			}
 			continue
 		}
+		// A request received is work in hand, even if the drain began a
+		// moment ago: finish it rather than hand it back.
 		w.setBusy(+1)
 		w.Process(context.WithoutCancel(ctx), d)
 		w.setBusy(-1)

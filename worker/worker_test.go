@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -217,7 +218,10 @@ func TestExtendsVisibilityWhileWorking(t *testing.T) {
 
 func TestDrainFinishesWorkInHand(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	w, err := New(r.cfg)
+	var status bytes.Buffer
+	cfg := r.cfg
+	cfg.Status = &syncBuffer{b: &status}
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +229,13 @@ func TestDrainFinishesWorkInHand(t *testing.T) {
 	done := make(chan error)
 	go func() { done <- w.Run(ctx) }()
 	r.send(t, "slow", "big.png", largePNG(t))
-	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.InFlight == 1 })
+	// Wait until the worker holds it: a request still on its way to the
+	// worker when the drain begins is rightly handed back to the queue.
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(cfg.Status.(*syncBuffer).String(), "busy"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("worker never became busy")
+		}
+	}
 	cancel() // SIGTERM
 	if resp := r.reply(t); resp.Label == "" {
 		t.Fatalf("drain abandoned the request: %+v", resp)
@@ -251,6 +261,12 @@ func waitStats(t *testing.T, q imgrec.Queue, cond func(imgrec.QueueStats) bool) 
 type syncBuffer struct {
 	mu sync.Mutex
 	b  *bytes.Buffer
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
