@@ -218,30 +218,21 @@ func TestExtendsVisibilityWhileWorking(t *testing.T) {
 
 func TestDrainFinishesWorkInHand(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	var status bytes.Buffer
+	status := &syncBuffer{b: &bytes.Buffer{}}
 	cfg := r.cfg
-	cfg.Status = &syncBuffer{b: &status}
-	w, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
+	cfg.Status = status
+	stop := r.run(t, cfg)
 	r.send(t, "slow", "big.png", largePNG(t))
 	// Wait until the worker holds it: a request still on its way to the
 	// worker when the drain begins is rightly handed back to the queue.
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(cfg.Status.(*syncBuffer).String(), "busy"); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(status.String(), "busy"); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("worker never became busy")
 		}
 	}
-	cancel() // SIGTERM
+	stop() // SIGTERM, then wait for Run to return
 	if resp := r.reply(t); resp.Label == "" {
 		t.Fatalf("drain abandoned the request: %+v", resp)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 })
 }

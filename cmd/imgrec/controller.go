@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -47,18 +46,12 @@ func runController(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer q.Close()
-	modelPath, err := resnet.Locate(*modelFlag)
-	if err != nil {
-		return err
-	}
 	cache, err := resnet.CacheDir()
 	if err != nil {
 		return err
 	}
-	if modelPath, err = resnet.Prepare(modelPath, cache); err != nil {
-		return err
-	}
-	if modelPath, err = filepath.Abs(modelPath); err != nil {
+	modelPath, err := packedModel(*modelFlag, cache)
+	if err != nil {
 		return err
 	}
 	exe, err := os.Executable()

@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // logFlags adds --log-level and returns a constructor for the logger.
@@ -47,4 +50,12 @@ func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handle
 		return err
 	}
 	return nil
+}
+
+// newRegistry is a Prometheus registry with the Go runtime and process
+// metrics every long-running tier exports.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

@@ -9,14 +9,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/local"
 	"github.com/imgrec/imgrec/natsq"
-	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/web"
 	"github.com/imgrec/imgrec/worker"
@@ -48,16 +44,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, err := vision.ParseProfile(*profile); err != nil {
 		return err
 	}
-	modelPath, err := resnet.Locate(*modelFlag)
+	modelPath, err := packedModel(*modelFlag, filepath.Join(*dataDir, "models"))
 	if err != nil {
-		return err
-	}
-	// Pack once here: a wrong file fails now, with its reason, and every
-	// worker maps the packed weights instead of parsing the .pth again.
-	if modelPath, err = resnet.Prepare(modelPath, filepath.Join(*dataDir, "models")); err != nil {
-		return err
-	}
-	if modelPath, err = filepath.Abs(modelPath); err != nil {
 		return err
 	}
 	exe, err := os.Executable()
@@ -99,8 +87,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	metrics := autoscale.NewMetrics(reg)
 	ctl := &autoscale.Controller{
 		Queue: q, Provider: provider, Scaler: autoscale.NewScaler(pf.policy()),

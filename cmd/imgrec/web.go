@@ -6,9 +6,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/imgrec/imgrec/web"
 )
 
@@ -41,8 +38,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer q.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
 		MaxUploadBytes: *wf.maxUpload, Timeout: *wf.timeout, AdminToken: *adminToken,

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
 )
@@ -97,4 +99,18 @@ func workerArgv(exe, queueURL, blobs, modelPath string, qf *queueFlagSet, extra 
 		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
 		"--log-level", "warn"}
 	return append(argv, extra...)
+}
+
+// packedModel locates the weights and returns the absolute path of their
+// packed copy in dir, made once: a wrong file fails here, with its reason, and
+// every worker maps the packed weights instead of parsing the .pth again.
+func packedModel(modelFlag, dir string) (string, error) {
+	path, err := resnet.Locate(modelFlag)
+	if err != nil {
+		return "", err
+	}
+	if path, err = resnet.Prepare(path, dir); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }
