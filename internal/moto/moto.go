@@ -1,0 +1,167 @@
+// Package moto starts a moto server (a real AWS-API server for S3, SQS and
+// EC2) on 127.0.0.1 for tests, and gives clients an aws.Config for it.
+//
+// moto is on the machine image (`python3 -m moto.server`); when it is
+// missing, Start skips the test with a message saying how to get it, unless
+// IMGREC_REQUIRE_MOTO=1 (set by CI), where a missing moto fails the test.
+package moto
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+)
+
+// Region and the static credentials every client of the test server uses.
+const (
+	Region    = "us-east-1"
+	AccessKey = "testing"
+	SecretKey = "testing"
+)
+
+// Server is a running moto server.
+type Server struct {
+	Endpoint string // http://127.0.0.1:PORT
+	cmd      *exec.Cmd
+	logs     *bytes.Buffer
+}
+
+var (
+	shared     *Server
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// Shared returns one moto server for the whole test binary, started on first
+// use; it lives until the process exits. Tests sharing it must use distinct
+// resource names (buckets, queues, cluster tags) or call Reset themselves
+// while no other test runs.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	sharedOnce.Do(func() { shared, sharedErr = start() })
+	if sharedErr != nil {
+		skipOrFail(t, sharedErr)
+	}
+	return shared
+}
+
+// Start starts a moto server of the test's own, stopped when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		skipOrFail(t, err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("IMGREC_REQUIRE_MOTO") == "1" {
+		t.Fatalf("moto server: %v", err)
+	}
+	t.Skipf("moto server unavailable (%v); install it with `pip install 'moto[server]'` or run on the project's machine image", err)
+}
+
+func start() (*Server, error) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, err
+	}
+	if err := exec.Command(python, "-c", "import moto.server").Run(); err != nil {
+		return nil, fmt.Errorf("python3 cannot import moto.server: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(bytes.Buffer)}
+	s.cmd = exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
+	// The shared server has no test to stop it: it dies with the test binary.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.Endpoint + "/moto-api/")
+		if err == nil {
+			resp.Body.Close()
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("not answering on %s after 30 s: %s", s.Endpoint, s.logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *Server) stop() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+}
+
+// Reset clears every resource the server holds.
+func (s *Server) Reset(t testing.TB) {
+	t.Helper()
+	resp, err := http.Post(s.Endpoint+"/moto-api/reset", "", nil)
+	if err != nil {
+		t.Fatalf("moto reset: %v", err)
+	}
+	resp.Body.Close()
+}
+
+// Config is an aws.Config for the server: static credentials, Region and
+// BaseEndpoint. S3 clients still need UsePathStyle.
+func (s *Server) Config() aws.Config {
+	return aws.Config{
+		Region:       Region,
+		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+		BaseEndpoint: aws.String(s.Endpoint),
+		HTTPClient:   &http.Client{Timeout: 30 * time.Second},
+	}
+}
+
+// Env is the environment a child process (imgrec web, worker, ...) needs to
+// reach the server through the standard AWS configuration chain.
+func (s *Server) Env() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + SecretKey,
+		"AWS_REGION=" + Region,
+		"AWS_ENDPOINT_URL=" + s.Endpoint,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Context is a context for one test's calls to the server.
+func Context(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
