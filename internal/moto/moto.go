@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -81,9 +82,13 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := exec.Command(python, "-c", "import moto.server").Run(); err != nil {
+	// The real interpreter, not a launcher such as a pyenv shim, which would
+	// run moto as a grandchild beyond the reach of Pdeathsig.
+	out, err := exec.Command(python, "-c", "import sys, moto.server; print(sys.executable)").Output()
+	if err != nil {
 		return nil, fmt.Errorf("python3 cannot import moto.server: %w", err)
 	}
+	python = strings.TrimSpace(string(out))
 	port, err := freePort()
 	if err != nil {
 		return nil, err
