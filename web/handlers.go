@@ -102,13 +102,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, j)
 }
 
-// result is one output bucket entry.
-type result struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
-}
-
-// handleResults pages through the output bucket: ?prefix=&after=&limit=.
+// handleResults pages through the output bucket: ?prefix=&after=&limit=&q=.
 func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := 100
@@ -120,32 +114,15 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	infos, err := s.cfg.Output.List(r.Context(), q.Get("prefix"), q.Get("after"), limit)
+	page, err := s.listResults(r.Context(), q.Get("prefix"), q.Get("after"), q.Get("q"), limit)
 	if err != nil {
 		writeJSONError(w, err)
 		return
 	}
-	out := struct {
-		Results []result `json:"results"`
-		Next    string   `json:"next,omitempty"` // pass as after= for the next page
-	}{Results: []result{}}
-	for _, in := range infos {
-		v, err := s.cfg.Output.Get(r.Context(), in.Key)
-		if imgrec.ErrorCode(err) == imgrec.ENOTFOUND {
-			continue // deleted since listed
-		} else if err != nil {
-			writeJSONError(w, err)
-			return
-		}
-		out.Results = append(out.Results, result{in.Key, string(v)})
-	}
-	if len(infos) == limit {
-		out.Next = infos[len(infos)-1].Key
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, page)
 }
 
-// status is the live system view the page polls.
+// status is a snapshot of the system: queue and instances.
 type status struct {
 	Time      time.Time         `json:"time"`
 	Queue     imgrec.QueueStats `json:"queue"`
@@ -155,7 +132,7 @@ type status struct {
 }
 
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	st := status{Time: time.Now(), Instances: []imgrec.Instance{}, Counts: map[string]int{}}
+	st := status{Time: time.Now(), Instances: []imgrec.Instance{}}
 	var err error
 	if st.Queue, err = s.cfg.Queue.Stats(r.Context()); err != nil {
 		writeJSONError(w, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
@@ -168,12 +145,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	for _, state := range imgrec.InstanceStates[:4] {
-		st.Counts[string(state)] = 0
-	}
-	for _, in := range st.Instances {
-		st.Counts[string(in.State)]++
-	}
+	st.Counts = countInstances(st.Instances)
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -1,17 +1,61 @@
 package web
 
 import (
-	_ "embed"
+	"embed"
+	"mime"
 	"net/http"
+	"path"
 )
 
-//go:embed page.html
-var pageHTML []byte
+// The page is plain HTML, CSS and JavaScript, embedded so it works offline.
+//
+//go:embed static
+var static embed.FS
 
-// handlePage serves the upload page; it has no script, so the strictest
-// Content-Security-Policy applies.
+// pageCSP allows only the page's own files: no inline script or style, no
+// other origin; thumbnails are blob: URLs of the user's own files.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
+	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// pageMaxFiles is how many files the page takes in one drop or pick: beyond
+// it a tab's rows and thumbnails grow slow, and a run that size belongs to
+// imgrec loadgen.
+const pageMaxFiles = 1000
+
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'")
-	w.Write(pageHTML)
+	s.serveStatic(w, r, "index.html")
+}
+
+// handleStatic serves the page's assets, one level deep (no directory listings).
+func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
+	s.serveStatic(w, r, r.PathValue("file"))
+}
+
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, name string) {
+	b, err := static.ReadFile(path.Join("static", name))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	// Revalidate every time: the assets are small and change with the binary.
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(b)
+}
+
+// limits are what the page tells users before they upload.
+type limits struct {
+	MaxUploadBytes int64 `json:"max_upload_bytes"`
+	MaxPixels      int64 `json:"max_pixels,omitempty"`
+	MaxFiles       int   `json:"max_files"` // per drop or pick on the page
+	MaxWatchIDs    int   `json:"max_watch_ids"`
+	ResetEnabled   bool  `json:"reset_enabled"` // an admin token is configured
+}
+
+func (s *Server) handleLimits(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, limits{
+		MaxUploadBytes: s.cfg.MaxUploadBytes, MaxPixels: s.cfg.MaxPixels,
+		MaxFiles: pageMaxFiles, MaxWatchIDs: maxWatchIDs, ResetEnabled: s.cfg.AdminToken != "",
+	})
 }

@@ -1,7 +1,8 @@
 // Package web is the web tier: it takes image uploads over HTTP, stores each
 // image in the input bucket, queues a request and answers with the label
 // once a worker replies. It serves the course's plain-text endpoint, a JSON
-// API, an upload page, health and Prometheus metrics.
+// API, the web page (with the live history its charts draw), health and
+// Prometheus metrics.
 package web
 
 import (
@@ -35,6 +36,7 @@ type Config struct {
 	Decode func([]byte) (*imgrec.Image, error)
 
 	MaxUploadBytes int64         // larger uploads get 413
+	MaxPixels      int64         // shown on the page before upload (Decode enforces it); 0 shows none
 	Timeout        time.Duration // how long a synchronous request waits for its answer
 	AdminToken     string        // enables POST /v1/reset; empty disables it
 	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
@@ -61,6 +63,10 @@ type Server struct {
 	// decodeSlots bounds concurrent validation decodes: a 40 Mpx image
 	// needs about 120 MB, so a burst of them must queue, not pile up.
 	decodeSlots chan struct{}
+
+	history      *history
+	stopSampling chan struct{}
+	samplingDone chan struct{}
 }
 
 // New opens the reply inbox and builds the routes.
@@ -86,14 +92,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}),
-		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
+		history:     &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
 	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
 	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
+		s.history.answered.Add(1)
 		if j.async {
 			s.metrics.finished("jobs", j)
 		}
 	})
 	go s.receiveReplies()
+	go s.sampleHistory()
 	s.routes()
 	return s, nil
 }
@@ -101,12 +110,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.handlePage)
+	m.HandleFunc("GET /static/{file}", s.handleStatic)
 	m.HandleFunc("POST /{$}", s.handleCourseUpload)
 	m.HandleFunc("POST /v1/classify", s.handleClassify)
 	m.HandleFunc("POST /v1/jobs", s.handleSubmitJob)
+	m.HandleFunc("GET /v1/jobs", s.handleWatchJobs)
 	m.HandleFunc("GET /v1/jobs/{id}", s.handleGetJob)
 	m.HandleFunc("GET /v1/results", s.handleResults)
 	m.HandleFunc("GET /v1/status", s.handleStatus)
+	m.HandleFunc("GET /v1/history", s.handleHistory)
+	m.HandleFunc("GET /v1/limits", s.handleLimits)
 	m.HandleFunc("POST /v1/reset", s.handleReset)
 	m.HandleFunc("GET /healthz", s.handleHealth)
 	if s.cfg.Gatherer != nil {
@@ -120,8 +133,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
-// Close stops receiving replies; requests still waiting time out.
+// Close stops receiving replies and sampling; requests still waiting time out.
 func (s *Server) Close() error {
+	close(s.stopSampling)
+	<-s.samplingDone
 	err := s.inbox.Close()
 	<-s.done
 	return err

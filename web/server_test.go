@@ -82,7 +82,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	reg := prometheus.NewRegistry()
 	srv, err := New(ctx, Config{
 		Queue: q, Input: in, Output: out, Decode: decode,
-		MaxUploadBytes: o.maxUpload, Timeout: o.timeout, AdminToken: "sesame",
+		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
 		Registry: reg, Gatherer: reg,
 	})
 	if err != nil {
@@ -389,7 +389,7 @@ func TestHealthMetricsAndPage(t *testing.T) {
 		}
 	}
 	resp, page := get("/")
-	if !strings.Contains(page, `name="myfile"`) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'none'") {
+	if !strings.Contains(page, `name="myfile"`) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
 		t.Fatalf("page: %s", page)
 	}
 	resp, body := get("/v1/status")
