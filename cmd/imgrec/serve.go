@@ -96,7 +96,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
-		MaxUploadBytes: *wf.maxUpload, Timeout: *wf.timeout, AdminToken: *adminToken,
+		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	})
 	if err != nil {

@@ -41,7 +41,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	reg := newRegistry()
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
-		MaxUploadBytes: *wf.maxUpload, Timeout: *wf.timeout, AdminToken: *adminToken,
+		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	})
 	if err != nil {
