@@ -74,8 +74,7 @@ const describeGrace = time.Minute
 
 // Config describes the cluster's instances.
 type Config struct {
-	// Cluster names the instances (tag imgrec:cluster): lowercase letters,
-	// digits and hyphens, as it also names the cluster's queues and buckets.
+	// Cluster names the instances (tag imgrec:cluster); see CheckCluster.
 	Cluster string
 	// ImageID is the worker AMI (see Binary and Model). Required.
 	ImageID      string
@@ -120,10 +119,20 @@ type change struct {
 
 var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 
+// CheckCluster returns an EINVALID error unless name is a valid cluster
+// name: 1 to 40 lowercase letters, digits and hyphens, not starting with a
+// hyphen, so that it can also be part of S3 bucket and SQS queue names.
+func CheckCluster(name string) error {
+	if !clusterName.MatchString(name) {
+		return imgrec.Errorf(imgrec.EINVALID, "cluster name %q: want 1 to 40 lowercase letters, digits and hyphens, starting with a letter or digit", name)
+	}
+	return nil
+}
+
 // New returns a Provider for cfg's cluster, acting through client.
 func New(client *awsec2.Client, cfg Config) (*Provider, error) {
-	if !clusterName.MatchString(cfg.Cluster) {
-		return nil, imgrec.Errorf(imgrec.EINVALID, "ec2 provider: cluster name %q: want 1 to 40 lowercase letters, digits and hyphens, starting with a letter or digit", cfg.Cluster)
+	if err := CheckCluster(cfg.Cluster); err != nil {
+		return nil, fmt.Errorf("ec2 provider: %w", err)
 	}
 	if cfg.ImageID == "" {
 		return nil, imgrec.Errorf(imgrec.EINVALID, "ec2 provider for cluster %s: no image id (the worker AMI)", cfg.Cluster)

@@ -35,8 +35,8 @@ func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	pf := &providerFlagSet{}
 	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller) or ec2 (instances of --cluster)")
 	fs.StringVar(&pf.model, "model", "", "local: weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull' (ec2 workers load "+ec2.Model+" from their AMI)")
-	fs.StringVar(&pf.cluster, "cluster", "", "ec2: cluster name; the controller acts only on instances tagged "+ec2.TagCluster+"=NAME (required)")
-	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+ec2.Binary+" and the weights at "+ec2.Model+" (required)")
+	fs.StringVar(&pf.cluster, "cluster", "", "ec2: cluster name; the controller acts only on instances tagged "+ec2.TagCluster+"=NAME (required with --provider ec2)")
+	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+ec2.Binary+" and the weights at "+ec2.Model+" (required with --provider ec2)")
 	fs.StringVar(&pf.instanceType, "ec2-instance-type", ec2.DefaultInstanceType, "ec2: instance type (2 vCPUs with AVX-512 and 4 GiB: room for two of the largest images at once)")
 	fs.StringVar(&pf.subnetID, "ec2-subnet-id", "", "ec2: subnet of the workers (default: the default VPC's)")
 	fs.StringVar(&pf.securityGroupIDs, "ec2-security-group-ids", "", "ec2: comma-separated security groups of the workers (default: the VPC's default group)")
@@ -53,6 +53,9 @@ func (pf *providerFlagSet) check() error {
 	case "ec2":
 		if pf.cluster == "" || pf.imageID == "" {
 			return usagef("--provider ec2 needs --cluster and --ec2-image-id")
+		}
+		if err := ec2.CheckCluster(pf.cluster); err != nil {
+			return usagef("--cluster: %v", err)
 		}
 		return nil
 	}
