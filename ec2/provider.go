@@ -324,11 +324,27 @@ func (p *Provider) terminate(ctx context.Context, op string, ids []string) error
 	return nil
 }
 
-// TerminateAll terminates every instance of the cluster that is not
-// terminated yet, whatever its state, and returns their ids: the clean-up
-// of `imgrec infra down`.
-func (p *Provider) TerminateAll(ctx context.Context) ([]string, error) {
-	op := "terminate all instances of cluster " + p.cfg.Cluster
+// ListCluster lists cluster's instances that are not terminated, as List
+// does, for commands that launch nothing (`imgrec infra status`).
+func ListCluster(ctx context.Context, client *awsec2.Client, cluster string) ([]imgrec.Instance, error) {
+	p, err := bare(client, cluster, nil)
+	if err != nil {
+		return nil, err
+	}
+	return p.List(ctx)
+}
+
+// TerminateCluster terminates every instance of cluster that is not
+// terminated yet, whatever its state, and returns their ids: the clean-up of
+// `imgrec infra down`, which knows no image or worker settings. EC2 takes a
+// while to finish the terminations (awsec2.NewInstanceTerminatedWaiter
+// waits for them).
+func TerminateCluster(ctx context.Context, client *awsec2.Client, cluster string, log *slog.Logger) ([]string, error) {
+	p, err := bare(client, cluster, log)
+	if err != nil {
+		return nil, err
+	}
+	op := "terminate all instances of cluster " + cluster
 	all, err := p.instances(ctx, op)
 	if err != nil {
 		return nil, err
@@ -341,6 +357,17 @@ func (p *Provider) TerminateAll(ctx context.Context) ([]string, error) {
 		return nil, nil
 	}
 	return ids, p.terminate(ctx, op, ids)
+}
+
+// bare is a Provider that can list and terminate, not launch.
+func bare(client *awsec2.Client, cluster string, log *slog.Logger) (*Provider, error) {
+	if err := CheckCluster(cluster); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Provider{api: client, cfg: Config{Cluster: cluster}, log: log, changes: map[string]change{}}, nil
 }
 
 // List returns the cluster's instances that are not terminated, by id.

@@ -317,16 +317,23 @@ func TestOnlyItsOwnInstances(t *testing.T) {
 			t.Errorf("%s is %s, want it left %s", id, in.State.Name, want[id])
 		}
 	}
-	// TerminateAll, infra down's clean-up, is as careful.
-	gone, err := p.TerminateAll(ctx)
+	// infra's listing and clean-up are as careful.
+	listed, err := ec2.ListCluster(ctx, api, cluster)
+	if err != nil || !slices.Equal(ids(listed), []string{mine[0].ID}) {
+		t.Errorf("ListCluster: %+v, %v; want only %s", listed, err, mine[0].ID)
+	}
+	gone, err := ec2.TerminateCluster(ctx, api, cluster, nil)
 	if err != nil || !slices.Equal(gone, []string{mine[0].ID}) {
-		t.Errorf("TerminateAll: %v, %v; want only %s", gone, err, mine[0].ID)
+		t.Errorf("TerminateCluster: %v, %v; want only %s", gone, err, mine[0].ID)
 	}
 	want[mine[0].ID] = "terminated"
 	for id, in := range describe(t, api, untagged, other, notWorker, mine[0].ID) {
 		if in.State.Name != want[id] {
-			t.Errorf("after TerminateAll %s is %s, want %s", id, in.State.Name, want[id])
+			t.Errorf("after TerminateCluster %s is %s, want %s", id, in.State.Name, want[id])
 		}
+	}
+	if gone, err := ec2.TerminateCluster(ctx, api, cluster, nil); err != nil || len(gone) != 0 {
+		t.Errorf("TerminateCluster of an empty cluster: %v, %v; want nothing done", gone, err)
 	}
 }
 

@@ -107,7 +107,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 	// journald keeps the worker's log on the instance: keep its decisions.
 	args = append(args, "--log-level", "info")
 	if i := slices.Index(args, "--blobs"); i >= 0 && i+1 < len(args) && strings.HasPrefix(args[i+1], "file:") {
-		log.Warn("ec2 workers use file buckets on their own disks", "blobs", args[i+1], "hint", "use s3:// unless the directory is a mount every instance shares")
+		log.Warn("ec2 workers cannot reach this machine's files", "blobs", args[i+1], "hint", "use s3:// buckets")
 	}
 	var groups []string
 	for g := range strings.SplitSeq(pf.securityGroupIDs, ",") {
