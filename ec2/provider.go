@@ -21,11 +21,14 @@
 // instance as pending for up to a minute, so the controller does not launch
 // its replacement.
 //
+// EC2 cannot tell whether a worker is busy, so Busy is always false and the
+// controller may stop an instance that holds a request; the worker's drain
+// on shutdown (see UserData) finishes it first.
+//
 // Warm pool: Stop keeps an instance (its EBS volume, billed; not its
 // compute) for Start, which boots it again without a new volume or
-// cloud-init's first-boot work.
-// The autoscale policy decides how many to keep (WarmPool) and restarts
-// stopped instances before launching new ones.
+// cloud-init's first-boot work. The autoscale policy decides how many to
+// keep (WarmPool) and restarts stopped instances before launching new ones.
 package ec2
 
 import (
