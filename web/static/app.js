@@ -260,6 +260,18 @@ let samples = [];
 let lastSeq = 0;
 let interval = 1;
 let maxSamples = 180; // replaced by the server's window
+const MIN_SPAN_MS = 30000; // a young server's charts span its first half minute, not a sliver of the window
+
+// chartSpan is the time the charts cover: what the samples hold, within bounds.
+function chartSpan() {
+  const held = samples.length ? Date.parse(samples[samples.length - 1].time) - Date.parse(samples[0].time) + interval * 1000 : 0;
+  return Math.min(Math.max(held, MIN_SPAN_MS), maxSamples * interval * 1000);
+}
+
+function describeSpan(ms) {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} seconds` : `${Math.round(s / 60)} minutes`;
+}
 
 const charts = {
   depth: { value: (s) => s.depth },
@@ -288,7 +300,7 @@ function setUpCharts() {
 // sample (server unreachable) breaks the line.
 function drawChart(name, chart) {
   const now = samples.length ? Date.parse(samples[samples.length - 1].time) : 0;
-  const span = maxSamples * interval * 1000;
+  const span = chartSpan();
   const points = [];
   for (const s of samples) {
     const v = chart.value(s);
@@ -325,7 +337,7 @@ function drawChart(name, chart) {
   $(`${name}-now`).textContent = current;
   $(`${name}-peak`).textContent = points.length ? format(peak) : "–";
   chart.svg.setAttribute("aria-label", points.length
-    ? `${chart.caption} over the last ${Math.round(span / 60000)} minutes: now ${current}, peak ${format(peak)}`
+    ? `${chart.caption} over the last ${describeSpan(span)}: now ${current}, peak ${format(peak)}`
     : `${chart.caption}: no data`);
 }
 
@@ -360,7 +372,7 @@ async function pollHistory() {
     const last = samples[samples.length - 1];
     systemNote(last && !last.instances
       ? "This web tier cannot see the instances; the controller runs them."
-      : `The last ${Math.round((maxSamples * interval) / 60)} minutes, updated every second.`, false);
+      : `The last ${describeSpan(chartSpan())}, updated every second.`, false);
   } catch (err) {
     systemNote(`System status unavailable (${err.message}); retrying.`, true);
   }
