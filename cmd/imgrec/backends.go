@@ -1,25 +1,39 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/fsblob"
 	"github.com/imgrec/imgrec/natsq"
+	"github.com/imgrec/imgrec/s3blob"
+	"github.com/imgrec/imgrec/sqsq"
+)
+
+// Help texts of --queue and --blobs, shared by the tiers.
+const (
+	queueUsage = "request queue: nats://HOST:PORT (a NATS JetStream server) or sqs://NAME (the SQS queue NAME made by 'imgrec infra up'; " +
+		"region and credentials from the standard AWS chain)"
+	blobsUsage = "buckets: file:///DIR (DIR/input and DIR/output; ?sync=0 skips the fsync) or s3://PREFIX (the S3 buckets PREFIX-input and PREFIX-output)"
 )
 
 // buckets are the input and output buckets.
 type buckets struct{ input, output imgrec.BlobStore }
 
 // openBuckets opens the buckets a --blobs URL names: file:///dir (or a plain
-// path) keeps them in dir/input and dir/output; file:///dir?sync=0 skips the
-// per-object fsync (see fsblob.Options).
-func openBuckets(spec string) (buckets, error) {
+// path) keeps them in dir/input and dir/output, file:///dir?sync=0 skips the
+// per-object fsync (see fsblob.Options); s3://PREFIX is the S3 buckets
+// PREFIX-input and PREFIX-output, reached through af.
+func openBuckets(ctx context.Context, spec string, af *awsFlagSet) (buckets, error) {
 	u, err := url.Parse(spec)
 	if err != nil {
 		return buckets{}, usagef("--blobs %q: %v", spec, err)
@@ -50,8 +64,27 @@ func openBuckets(spec string) (buckets, error) {
 			return buckets{}, err
 		}
 		return buckets{in, out}, nil
+	case "s3":
+		prefix := u.Host
+		if prefix == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return buckets{}, usagef("--blobs %q: want s3://PREFIX (the buckets PREFIX-input and PREFIX-output)", spec)
+		}
+		cfg, err := af.config(ctx)
+		if err != nil {
+			return buckets{}, err
+		}
+		client := newS3Client(cfg)
+		in, err := s3blob.Open(ctx, client, prefix+"-input")
+		if err != nil {
+			return buckets{}, err
+		}
+		out, err := s3blob.Open(ctx, client, prefix+"-output")
+		if err != nil {
+			return buckets{}, err
+		}
+		return buckets{in, out}, nil
 	}
-	return buckets{}, usagef("--blobs %q: unknown scheme %q (want file://DIR)", spec, u.Scheme)
+	return buckets{}, usagef("--blobs %q: unknown scheme %q (want file:///DIR or s3://PREFIX)", spec, u.Scheme)
 }
 
 // fileURL makes the --blobs URL for a local directory.
@@ -84,9 +117,9 @@ type queueFlagSet struct {
 
 func queueFlags(fs *flag.FlagSet) *queueFlagSet {
 	qf := &queueFlagSet{}
-	fs.StringVar(&qf.prefix, "queue-prefix", natsq.DefaultPrefix, "names the queue's subjects and streams; tiers sharing a queue use the same")
-	fs.DurationVar(&qf.visibility, "visibility", natsq.DefaultVisibility, "how long a request stays with a silent worker before it is redelivered (extended while the worker is busy)")
-	fs.IntVar(&qf.maxDeliver, "max-deliver", natsq.DefaultMaxDeliver, "server-side backstop on deliveries of one request (above --max-attempts)")
+	fs.StringVar(&qf.prefix, "queue-prefix", natsq.DefaultPrefix, "nats: names the queue's subjects and streams; tiers sharing a queue use the same")
+	fs.DurationVar(&qf.visibility, "visibility", natsq.DefaultVisibility, "how long a request stays with a silent worker before it is redelivered (extended while the worker is busy; whole seconds on sqs)")
+	fs.IntVar(&qf.maxDeliver, "max-deliver", natsq.DefaultMaxDeliver, "nats: server-side backstop on deliveries of one request (above --max-attempts); on sqs, the redrive policy 'imgrec infra up' sets")
 	return qf
 }
 
@@ -94,13 +127,29 @@ func (qf *queueFlagSet) config(log *slog.Logger) natsq.Config {
 	return natsq.Config{Prefix: qf.prefix, Visibility: qf.visibility, MaxDeliver: qf.maxDeliver, Logger: log}
 }
 
-// dial connects to the queue a --queue URL names.
-func (qf *queueFlagSet) dial(spec string, log *slog.Logger) (*natsq.Queue, error) {
+// open connects to the queue a --queue URL names: nats://HOST:PORT or
+// sqs://NAME (reached through af).
+func (qf *queueFlagSet) open(ctx context.Context, spec string, af *awsFlagSet, log *slog.Logger) (imgrec.Queue, error) {
 	u, err := url.Parse(spec)
-	if err != nil || u.Scheme != "nats" || u.Host == "" {
-		return nil, usagef("--queue %q: want nats://HOST:PORT", spec)
+	switch {
+	case spec == "embedded":
+		return nil, usagef("--queue embedded: only 'imgrec serve' runs an embedded queue; want nats://HOST:PORT or sqs://NAME")
+	case err != nil:
+	case u.Scheme == "nats" && u.Host != "":
+		return qf.dial(spec, log)
+	case u.Scheme == "sqs" && u.Host != "" && strings.Trim(u.Path, "/") == "" && u.RawQuery == "":
+		cfg, err := af.config(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return sqsq.Open(ctx, sqs.NewFromConfig(cfg), u.Host, sqsq.Config{Visibility: qf.visibility, Logger: log})
 	}
-	return natsq.Dial(spec, qf.config(log))
+	return nil, usagef("--queue %q: want nats://HOST:PORT or sqs://NAME", spec)
+}
+
+// dial connects to the NATS server at a nats:// URL.
+func (qf *queueFlagSet) dial(natsURL string, log *slog.Logger) (*natsq.Queue, error) {
+	return natsq.Dial(natsURL, qf.config(log))
 }
 
 // embedded starts the in-process NATS server serve uses, storing under dir.

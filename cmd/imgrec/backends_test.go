@@ -3,13 +3,18 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/imgrec/imgrec"
 )
 
 func TestOpenBuckets(t *testing.T) {
 	dir := t.TempDir()
 	for _, spec := range []string{dir, "file://" + dir, "file://" + dir + "?sync=0", "file://" + dir + "?sync=1"} {
-		b, err := openBuckets(spec)
+		b, err := openBuckets(t.Context(), spec, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", spec, err)
 		}
@@ -18,9 +23,51 @@ func TestOpenBuckets(t *testing.T) {
 		}
 	}
 	var ue *usageError
-	for _, spec := range []string{"file://" + dir + "?sync=maybe", "s3://bucket", "file://"} {
-		if _, err := openBuckets(spec); !errors.As(err, &ue) {
+	for _, spec := range []string{"file://" + dir + "?sync=maybe", "file://", "s3://", "s3://prefix/path", "s3://prefix?x=1", "gs://bucket"} {
+		if _, err := openBuckets(t.Context(), spec, nil); !errors.As(err, &ue) {
 			t.Errorf("%s: err = %v, want a usage error", spec, err)
 		}
 	}
+}
+
+func TestOpenQueueUsage(t *testing.T) {
+	qf := &queueFlagSet{}
+	var ue *usageError
+	for _, spec := range []string{"embedded", "", "nats://", "sqs://", "sqs://name/extra", "kafka://host:9092", "127.0.0.1:4222"} {
+		_, err := qf.open(t.Context(), spec, &awsFlagSet{}, nil)
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "sqs://NAME") {
+			t.Errorf("--queue %q: err = %v, want a usage error listing the accepted forms", spec, err)
+		}
+	}
+}
+
+// TestNoRegion: an AWS backend without a region says how to give one.
+func TestNoRegion(t *testing.T) {
+	isolateAWSConfig(t)
+	af := &awsFlagSet{}
+	_, err := (&queueFlagSet{}).open(t.Context(), "sqs://requests", af, nil)
+	if imgrec.ErrorCode(err) != imgrec.EINVALID || !strings.Contains(err.Error(), "no AWS region: set AWS_REGION, --region or a profile") {
+		t.Errorf("sqs:// without a region: %v", err)
+	}
+	if _, err := openBuckets(t.Context(), "s3://prefix", &awsFlagSet{}); imgrec.ErrorCode(err) != imgrec.EINVALID || !strings.Contains(err.Error(), "no AWS region") {
+		t.Errorf("s3:// without a region: %v", err)
+	}
+	if _, err := (&awsFlagSet{region: "us-east-1", endpointURL: "127.0.0.1:5000"}).config(t.Context()); err == nil || !strings.Contains(err.Error(), "--endpoint-url") {
+		t.Errorf("an endpoint URL without a scheme: %v", err)
+	}
+}
+
+// isolateAWSConfig hides this machine's AWS configuration from the test.
+func isolateAWSConfig(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "none")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 }

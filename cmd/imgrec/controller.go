@@ -16,9 +16,9 @@ func init() {
 }
 
 func runController(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT --blobs file:///DIR [--provider local|ec2] [flags]")
-	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
-	blobs := fs.String("blobs", "", "buckets the workers use: file:///DIR (required)")
+	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--provider local|ec2] [flags]")
+	queueURL := fs.String("queue", "", queueUsage+" (required)")
+	blobs := fs.String("blobs", "", "the workers' "+blobsUsage+" (required)")
 	prov := providerFlags(fs)
 	af := awsFlags(fs)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
@@ -38,13 +38,13 @@ func runController(ctx context.Context, e *env, args []string) error {
 		return usagef("--blobs is required: the workers need it")
 	}
 	log := newLogger()
-	q, err := qf.dial(*queueURL, log)
+	q, err := qf.open(ctx, *queueURL, af, log)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
 	provider, closeProvider, err := prov.open(ctx, af, pf.p.Max, log, func(exe, model string) []string {
-		return workerArgv(exe, *queueURL, *blobs, model, qf)
+		return workerArgv(exe, *queueURL, *blobs, model, qf, af.args()...)
 	})
 	if err != nil {
 		return err

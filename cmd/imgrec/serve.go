@@ -12,7 +12,6 @@ import (
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/local"
-	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/web"
 	"github.com/imgrec/imgrec/worker"
@@ -23,19 +22,21 @@ func init() {
 }
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--nats-url URL]")
+	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--queue URL] [--blobs URL]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	dataDir := fs.String("data-dir", defaultDataDir(), "where the queue and the buckets are kept")
 	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
 	fsync := fs.Bool("fsync", true, "fsync every stored image and result; false roughly doubles throughput but a power loss may forget recent objects")
-	natsURL := fs.String("nats-url", "", "use this external NATS server (nats://HOST:PORT) instead of the embedded one")
+	queueURL := fs.String("queue", "embedded", "embedded (a NATS JetStream server in this process, kept under --data-dir) or another "+queueUsage)
+	blobs := fs.String("blobs", "", blobsUsage+" (default: file buckets under --data-dir)")
 	workerThreads := fs.Int("worker-threads", 1, "cores each local worker uses (GOMAXPROCS): on one machine, more workers of one thread beat fewer of many")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
 	pf := policyFlags(fs)
 	qf := queueFlags(fs)
+	af := awsFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -53,28 +54,34 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	var q *natsq.Queue
-	if *natsURL != "" {
-		q, err = qf.dial(*natsURL, log)
-	} else {
-		q, err = qf.embedded(filepath.Join(*dataDir, "nats"), log)
-	}
-	if err != nil {
+	// The workers get the queue's URL: the embedded server's is known once it runs.
+	workerQueue := *queueURL
+	var q imgrec.Queue
+	if *queueURL == "embedded" {
+		nq, err := qf.embedded(filepath.Join(*dataDir, "nats"), log)
+		if err != nil {
+			return err
+		}
+		q, workerQueue = nq, nq.URL()
+	} else if q, err = qf.open(ctx, *queueURL, af, log); err != nil {
 		return err
 	}
 	defer q.Close()
-	blobsURL := fileURL(*dataDir)
-	if !*fsync {
-		blobsURL += "?sync=0"
+	blobsURL := *blobs
+	if blobsURL == "" {
+		blobsURL = fileURL(*dataDir)
+		if !*fsync {
+			blobsURL += "?sync=0"
+		}
 	}
-	b, err := openBuckets(blobsURL)
+	b, err := openBuckets(ctx, blobsURL, af)
 	if err != nil {
 		return err
 	}
 
 	provider := local.New(local.Config{
-		Command: workerArgv(exe, q.URL(), blobsURL, modelPath, qf,
-			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels)),
+		Command: workerArgv(exe, workerQueue, blobsURL, modelPath, qf, append(af.args(),
+			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels))...),
 		Env:    []string{fmt.Sprintf("GOMAXPROCS=%d", *workerThreads)},
 		Logger: log,
 	})
@@ -109,7 +116,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	go func() { defer close(ctlDone); ctl.Run(ctlCtx) }()
 	defer func() { stopCtl(); <-ctlDone }()
 
-	log.Info("serving", "data_dir", *dataDir, "model", modelPath, "queue", q.URL(),
+	log.Info("serving", "data_dir", *dataDir, "model", modelPath, "queue", workerQueue,
 		"min_instances", pf.p.Min, "max_instances", pf.p.Max)
 	return serveHTTP(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
 		fmt.Fprintf(e.stderr, "imgrec serving on http://%s/ (Ctrl-C to stop)\n", a)

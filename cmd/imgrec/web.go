@@ -14,13 +14,14 @@ func init() {
 }
 
 func runWeb(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "web", "web --queue nats://HOST:PORT --blobs file:///DIR [--addr HOST:PORT] [flags]")
+	fs := newFlags(e, "web", "web --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--addr HOST:PORT] [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
-	blobs := fs.String("blobs", "", "buckets: file:///DIR (required)")
+	queueURL := fs.String("queue", "", queueUsage+" (required)")
+	blobs := fs.String("blobs", "", blobsUsage+" (required)")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
 	wf := webFlags(fs)
 	qf := queueFlags(fs)
+	af := awsFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -29,11 +30,11 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 		return usagef("--queue and --blobs are required")
 	}
 	log := newLogger()
-	b, err := openBuckets(*blobs)
+	b, err := openBuckets(ctx, *blobs, af)
 	if err != nil {
 		return err
 	}
-	q, err := qf.dial(*queueURL, log)
+	q, err := qf.open(ctx, *queueURL, af, log)
 	if err != nil {
 		return err
 	}

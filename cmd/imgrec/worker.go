@@ -19,9 +19,9 @@ func init() {
 }
 
 func runWorker(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT --blobs file:///DIR [--model PATH] [flags]")
-	queueURL := fs.String("queue", "", "request queue: nats://HOST:PORT (required)")
-	blobs := fs.String("blobs", "", "buckets: file:///DIR (input and output under DIR) (required)")
+	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--model PATH] [flags]")
+	queueURL := fs.String("queue", "", queueUsage+" (required)")
+	blobs := fs.String("blobs", "", blobsUsage+" (required)")
 	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
 	profileFlag := fs.String("profile", "reference", "preprocessing profile: reference or imagenet")
 	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
@@ -29,6 +29,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "requests in hand at once (overlaps storage and queue waits with inference)")
 	qf := queueFlags(fs)
+	af := awsFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -47,11 +48,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	classifier.MaxBatch = 1
-	b, err := openBuckets(*blobs)
+	b, err := openBuckets(ctx, *blobs, af)
 	if err != nil {
 		return err
 	}
-	q, err := qf.dial(*queueURL, log)
+	q, err := qf.open(ctx, *queueURL, af, log)
 	if err != nil {
 		return err
 	}
