@@ -33,7 +33,7 @@ function formatSeconds(s) {
   return s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(2)} s`;
 }
 
-// getJSON fetches and decodes; a non-2xx answer throws with the server's reason.
+// fetchJSON fetches and decodes; a non-2xx answer throws with the server's reason.
 async function fetchJSON(url, options) {
   const resp = await fetch(url, options);
   const data = await resp.json().catch(() => ({}));
