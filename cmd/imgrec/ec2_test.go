@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -12,42 +13,59 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/internal/moto"
-	"github.com/imgrec/imgrec/natsq"
+	"github.com/imgrec/imgrec/s3blob"
+	"github.com/imgrec/imgrec/sqsq"
 )
 
 // TestControllerOnEC2 runs `imgrec controller --provider ec2` as its own
-// process against moto's EC2 (found through AWS_ENDPOINT_URL, as the
-// standard chain finds it) and an external NATS queue: requests make tagged
-// instances appear, an idle queue stops them into the warm pool, and the
-// next requests start the same instances again. Moto's instances run no
-// code, so no worker ever takes a request: the test purges the queue to make
-// it idle.
+// process with every backend on moto — EC2 instances, the SQS queue, the S3
+// buckets — found through the standard AWS chain (AWS_ENDPOINT_URL,
+// AWS_REGION, static keys): requests make tagged instances appear, an idle
+// queue stops them into the warm pool, and the next requests start the same
+// instances again. Moto's instances run no code, so no worker ever takes a
+// request: the test purges the queue to make it idle.
 func TestControllerOnEC2(t *testing.T) {
 	srv := moto.Shared(t)
 	for _, kv := range srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
-	api := awsec2.NewFromConfig(srv.Config())
-	q, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
+	ctx := moto.Context(t)
+	cfg := srv.Config()
+	api := awsec2.NewFromConfig(cfg)
+	cluster := fmt.Sprintf("ctl-%d", time.Now().UnixNano()%1e9)
+	sqsClient := sqs.NewFromConfig(cfg)
+	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	if err := sqsq.CreateQueues(ctx, sqsClient, cluster, sqsq.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3blob.CreateBuckets(ctx, s3Client, cluster+"-input", cluster+"-output"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sqsq.DeleteQueues(context.Background(), sqsClient, cluster)
+		s3blob.DeleteBuckets(context.Background(), s3Client, cluster+"-input", cluster+"-output")
+	})
+	q, err := sqsq.Open(ctx, sqsClient, cluster, sqsq.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	cluster := fmt.Sprintf("ctl-%d", time.Now().UnixNano()%1e9)
-	blobs := "file://" + t.TempDir()
+	queue, blobs := "sqs://"+cluster, "s3://"+cluster
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "ec2",
 		"--cluster", cluster, "--ec2-image-id", "ami-12c6146b", "--max-instances", "3",
 		"--scale-window", "500ms", "--scale-in-after", "500ms",
-		"--queue", q.URL(), "--blobs", blobs, "--metrics-addr", "", "--log-level", "info")
+		"--queue", queue, "--blobs", blobs, "--metrics-addr", "", "--log-level", "info")
 
 	// instances lists the cluster's instances through the EC2 API, by state.
 	instances := func() map[types.InstanceStateName][]string {
-		out, err := api.DescribeInstances(t.Context(), &awsec2.DescribeInstancesInput{Filters: []types.Filter{
+		out, err := api.DescribeInstances(ctx, &awsec2.DescribeInstancesInput{Filters: []types.Filter{
 			{Name: aws.String("tag:" + ec2.TagCluster), Values: []string{cluster}},
 			{Name: aws.String("tag:" + ec2.TagRole), Values: []string{ec2.RoleWorker}},
 		}})
@@ -68,7 +86,7 @@ func TestControllerOnEC2(t *testing.T) {
 	send := func(n int) {
 		for i := range n {
 			id := fmt.Sprintf("%d-%d", time.Now().UnixNano(), i)
-			if err := q.Send(t.Context(), imgrec.Request{ID: id, Key: "test_" + id + ".JPEG", Sent: time.Now()}); err != nil {
+			if err := q.Send(ctx, imgrec.Request{ID: id, Key: "test_" + id + ".JPEG", Sent: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -81,20 +99,20 @@ func TestControllerOnEC2(t *testing.T) {
 	var m map[types.InstanceStateName][]string
 	waitFor(t, "2 running instances", func() bool { m = instances(); return len(m["running"]) == 2 })
 	launched := m["running"]
-	attr, err := api.DescribeInstanceAttribute(t.Context(), &awsec2.DescribeInstanceAttributeInput{
+	attr, err := api.DescribeInstanceAttribute(ctx, &awsec2.DescribeInstanceAttributeInput{
 		InstanceId: aws.String(launched[0]), Attribute: types.InstanceAttributeNameUserData})
 	if err != nil {
 		t.Fatal(err)
 	}
 	script, _ := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
-	for _, want := range []string{"--queue " + q.URL(), "--blobs " + blobs, "--model " + ec2.Model,
+	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + ec2.Model,
 		"Environment=AWS_REGION=" + moto.Region, "Environment=AWS_ENDPOINT_URL=" + srv.Endpoint} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("user data of %s lacks %q:\n%s", launched[0], want, script)
 		}
 	}
 
-	if err := q.Purge(t.Context()); err != nil {
+	if err := q.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "both instances stopped into the warm pool", func() bool {
@@ -107,7 +125,7 @@ func TestControllerOnEC2(t *testing.T) {
 	if !slices.Contains(launched, m["running"][0]) || len(m["stopped"]) != 1 || len(m) != 2 {
 		t.Errorf("after a burst of 3 with 2 warm: %s\nwant one of %v started and nothing launched", describe(m), launched)
 	}
-	if err := q.Purge(t.Context()); err != nil {
+	if err := q.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the instance stopped again", func() bool { return len(instances()["running"]) == 0 })
