@@ -9,14 +9,15 @@ import (
 	"github.com/imgrec/imgrec"
 )
 
-// DefaultInterval is how often the controller observes and decides.
+// DefaultInterval is how often the Scaler observes and decides.
 const DefaultInterval = time.Second
 
-// Controller runs a Scaler against a live queue and provider.
+// Controller runs a Decider against a live queue and provider.
 type Controller struct {
 	Queue    imgrec.Queue
 	Provider imgrec.Provider
-	Scaler   *Scaler
+	Scaler   Decider
+	// Interval overrides the Decider's Cadence().Every.
 	Interval time.Duration
 	Logger   *slog.Logger
 	// Observed, if set, is called after every decision (metrics, status pages).
@@ -29,17 +30,21 @@ type Controller struct {
 // minNudgeGap bounds how often nudges can make the controller step.
 const minNudgeGap = 100 * time.Millisecond
 
-// Run observes and acts every Interval, and soon after a Nudge, until ctx is
-// cancelled. Failures to observe or act are logged and retried on the next
-// step.
+// Run observes and acts every Interval, and soon after a Nudge if the
+// Decider's Cadence asks for it, until ctx is cancelled. Failures to observe
+// or act are logged and retried on the next step.
 func (c *Controller) Run(ctx context.Context) error {
+	cadence := c.Scaler.Cadence()
 	interval := c.Interval
 	if interval <= 0 {
-		interval = DefaultInterval
+		interval = cadence.Every
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	nudges := c.nudges()
+	var nudges chan struct{} // nil: never ready, so nudges are ignored
+	if cadence.OnArrival {
+		nudges = c.nudges()
+	}
 	for {
 		last := time.Now()
 		c.Step(ctx, last)

@@ -1,7 +1,8 @@
 // Package autoscale decides how many worker instances should run and asks a
-// Provider for them. Decisions are a pure function of observations (Scaler),
-// separate from the loop that gathers them (Controller), so a simulator can
-// replay the same code in virtual time.
+// Provider for them. Decisions are a pure function of observations (a
+// Decider: our Scaler, or one of the baselines it is compared with),
+// separate from the loop that gathers them (Controller), so the simulator
+// (package simulate) replays the same code in virtual time.
 package autoscale
 
 import (
@@ -27,6 +28,16 @@ type Policy struct {
 	// WarmPool is how many stopped instances are kept for a fast Start;
 	// more are terminated.
 	WarmPool int
+	// BootTime, RestartTime and ServiceTime are first guesses of how long
+	// a launch and a restart take to come up and how long a request takes;
+	// the Scaler replaces them with what it measures. Zero means unknown:
+	// until measured, an instance is assumed to come up at once and the
+	// backlog never to drain by itself.
+	BootTime, RestartTime, ServiceTime time.Duration
+	// MinBilled is the least an instance is billed for each time it comes
+	// up (60 s on EC2). An idle instance younger than that is kept, since
+	// stopping it would save nothing and a restart would be billed anew.
+	MinBilled time.Duration
 }
 
 // Defaults.
@@ -57,83 +68,81 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// Observation is what the controller sees at one instant.
-type Observation struct {
-	Time      time.Time
-	Stats     imgrec.QueueStats
-	Instances []imgrec.Instance
-}
-
-// Decision is what to do about an observation, with the inputs that led to it.
-type Decision struct {
-	Depth     int            `json:"depth"`           // windowed depth the decision used
-	Desired   int            `json:"desired"`         // instances wanted
-	Active    int            `json:"active"`          // pending + running before acting
-	Counts    map[string]int `json:"counts"`          // instances by state before acting
-	Start     []string       `json:"start,omitempty"` // stopped instances to restart
-	Launch    int            `json:"launch,omitempty"`
-	Stop      []string       `json:"stop,omitempty"` // idle instances to drain into the warm pool
-	Terminate []string       `json:"terminate,omitempty"`
-	Reason    string         `json:"reason"`
-}
-
-// Acts reports whether the decision changes anything.
-func (d Decision) Acts() bool {
-	return len(d.Start)+d.Launch+len(d.Stop)+len(d.Terminate) > 0
-}
-
-// Scaler turns observations into decisions. It remembers recent depth and
-// when a scale-in became possible; it is not safe for concurrent use.
+// Scaler is our policy, (e). It wants one instance per TargetPerInstance
+// requests in the queue (waiting + in flight), never fewer than are busy,
+// within Min..Max, using the largest wish of the last Window. Aware of boot
+// times, it brings up no instance that would come up after those running
+// or booting have drained the backlog, judged from the boot and service
+// times it measures; and while the backlog only drains, it cancels booting
+// instances beyond the wish, which cost nothing yet. It restarts the warm
+// pool before launching, and stops idle instances ScaleInAfter once fewer
+// suffice, down to zero, though none before its billed minimum is used up.
 type Scaler struct {
 	policy   Policy
 	readings []reading
 	lowSince time.Time // when desired first fell below active; zero if it has not
+	est      estimates
 }
 
 type reading struct {
-	at    time.Time
-	depth int
+	at      time.Time
+	n       int
+	running int
+	busy    int
 }
 
 // NewScaler returns a Scaler for p (defaults filled in).
-func NewScaler(p Policy) *Scaler { return &Scaler{policy: p.withDefaults()} }
+func NewScaler(p Policy) *Scaler {
+	p = p.withDefaults()
+	return &Scaler{policy: p, est: newEstimates(p)}
+}
 
 // Policy returns the policy in force, defaults included.
 func (s *Scaler) Policy() Policy { return s.policy }
 
+// Cadence: every second, and as soon as work arrives.
+func (s *Scaler) Cadence() Cadence { return Cadence{Every: DefaultInterval, OnArrival: true} }
+
 // Decide computes the actions for one observation.
 func (s *Scaler) Decide(o Observation) Decision {
 	p := s.policy
-	s.readings = append(s.readings, reading{o.Time, o.Stats.Depth()})
+	f, counts := sortFleet(o.Instances)
+	s.est.learn(o, f)
+	s.readings = append(s.readings, reading{o.Time, o.Stats.Depth(), len(f[imgrec.StateRunning]), o.Stats.InFlight})
 	for len(s.readings) > 1 && o.Time.Sub(s.readings[0].at) > p.Window {
 		s.readings = s.readings[1:]
 	}
-	depth := 0
+	depth, busy := 0, 0
 	for _, r := range s.readings {
-		depth = max(depth, r.depth)
+		depth = max(depth, r.n)
+		busy = max(busy, r.busy)
 	}
-	desired := min(max((depth+p.TargetPerInstance-1)/p.TargetPerInstance, p.Min), p.Max)
-
-	byState := map[imgrec.InstanceState][]imgrec.Instance{}
-	counts := map[string]int{}
-	for _, in := range o.Instances {
-		byState[in.State] = append(byState[in.State], in)
-		counts[string(in.State)]++
-	}
-	active := len(byState[imgrec.StatePending]) + len(byState[imgrec.StateRunning])
+	desired := min(max((depth+p.TargetPerInstance-1)/p.TargetPerInstance, busy, p.Min), p.Max)
+	active := f.active()
 	d := Decision{Depth: depth, Desired: desired, Active: active, Counts: counts}
 
+	// While the backlog only drains, booting instances beyond the wish are
+	// cancelled at once, newest first: they cost nothing yet and would come
+	// up to too little work. While requests arrive, they stay.
+	var late []string
+	if pending := f[imgrec.StatePending]; desired < active && s.draining() {
+		for i := len(pending) - 1; i >= 0 && len(late) < active-desired; i-- {
+			late = append(late, pending[i].ID)
+		}
+	}
+	if len(late) > 0 {
+		d.Terminate = append(d.Terminate, late...)
+		d.Reason = fmt.Sprintf("depth %d needs %d of %d active; cancelling %d booting", depth, desired, active, len(late))
+		active -= len(late)
+	}
 	switch {
 	case desired > active:
 		s.lowSince = time.Time{}
-		need := desired - active
-		// Restart the warm pool first: it is faster and cheaper than a launch.
-		stopped := oldestFirst(byState[imgrec.StateStopped])
-		for _, in := range stopped[:min(need, len(stopped))] {
-			d.Start = append(d.Start, in.ID)
-		}
-		d.Launch = need - len(d.Start)
+		s.grow(o, f, &d, desired-active, p.Min-active)
 		d.Reason = fmt.Sprintf("depth %d needs %d instances, %d active", depth, desired, active)
+		if held := desired - active - len(d.Start) - d.Launch; held > 0 {
+			d.Reason += fmt.Sprintf("; %d more would come up after the backlog is done", held)
+		}
 	case desired < active:
 		if s.lowSince.IsZero() {
 			s.lowSince = o.Time
@@ -142,27 +151,25 @@ func (s *Scaler) Decide(o Observation) Decision {
 			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; scale-in in %s unless work arrives", depth, desired, active, wait.Round(100*time.Millisecond))
 			break
 		}
-		// Only idle running instances, newest first so long-lived ones stay warm.
 		var idle []imgrec.Instance
-		for _, in := range byState[imgrec.StateRunning] {
-			if !in.Busy {
+		for _, in := range f.idle() {
+			// Kept until the last step before its billed minimum runs out.
+			if o.Time.Sub(in.Since) >= p.MinBilled-DefaultInterval {
 				idle = append(idle, in)
 			}
 		}
-		idle = oldestFirst(idle)
-		slices.Reverse(idle)
-		for _, in := range idle[:min(active-desired, len(idle))] {
-			d.Stop = append(d.Stop, in.ID)
-		}
-		d.Reason = fmt.Sprintf("depth %d needs %d of %d active for %s; stopping %d idle", depth, desired, active, p.ScaleInAfter, len(d.Stop))
+		d.Stop = ids(idle[:min(active-desired, len(idle))])
+		d.Reason = fmt.Sprintf("depth %d needs %d of %d active; stopping %d idle", depth, desired, active, len(d.Stop))
 	default:
 		s.lowSince = time.Time{}
-		d.Reason = fmt.Sprintf("depth %d: %d active is right", depth, active)
+		if len(late) == 0 {
+			d.Reason = fmt.Sprintf("depth %d: %d active is right", depth, active)
+		}
 	}
 
 	// Trim the warm pool to its size, oldest stopped first, never one we restart.
-	if extra := len(byState[imgrec.StateStopped]) - len(d.Start) - p.WarmPool; extra > 0 {
-		for _, in := range oldestFirst(byState[imgrec.StateStopped]) {
+	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - p.WarmPool; extra > 0 {
+		for _, in := range f[imgrec.StateStopped] {
 			if extra == 0 {
 				break
 			}
@@ -175,27 +182,55 @@ func (s *Scaler) Decide(o Observation) Decision {
 	return d
 }
 
-func oldestFirst(in []imgrec.Instance) []imgrec.Instance {
-	out := slices.Clone(in)
-	slices.SortStableFunc(out, func(a, b imgrec.Instance) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
+// grow adds up to need instances, warm pool first, but beyond the first
+// floor (to reach Min) none that would come up after the fleet already
+// running or booting has drained the backlog now in the queue.
+func (s *Scaler) grow(o Observation, f fleet, d *Decision, need, floor int) {
+	b := s.backlog(o, f, o.Stats.Depth())
+	arrivals := s.est.arrivals(o.Time, f[imgrec.StatePending])
+	stopped := f[imgrec.StateStopped]
+	for i := range need {
+		drain := b.drainTime(arrivals)
+		if i < floor {
+			drain = never
 		}
-		return compareIDs(a.ID, b.ID)
-	})
-	return out
+		switch {
+		case len(d.Start) < len(stopped) && s.est.restart.v < drain:
+			d.Start = append(d.Start, stopped[len(d.Start)].ID)
+			arrivals = insertSorted(arrivals, s.est.restart.v)
+		case s.est.boot.v < drain:
+			d.Launch++
+			arrivals = insertSorted(arrivals, s.est.boot.v)
+		default:
+			return
+		}
+	}
 }
 
-// compareIDs orders "w-2" before "w-10".
-func compareIDs(a, b string) int {
-	if len(a) != len(b) {
-		return len(a) - len(b)
+// backlog foresees depth requests drained by the running instances at
+// their full speed or, if instances were already running at the start of
+// the window, at the rate the queue was seen shrinking if that is slower:
+// arrivals slow it down. (With none running, a rise of the queue is the
+// burst itself, not a rate of arrivals to expect.)
+func (s *Scaler) backlog(o Observation, f fleet, depth int) backlog {
+	if s.est.service.v == 0 {
+		return backlog{depth: float64(depth)}
 	}
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+	per := 1 / s.est.service.v.Seconds()
+	running := len(f[imgrec.StateRunning])
+	b := backlog{depth: float64(depth), rate: float64(running) * per, perInstance: per}
+	if first := s.readings[0]; first.running > 0 && o.Time.Sub(first.at) >= time.Second {
+		b.rate = min(b.rate, float64(first.n-o.Stats.Depth())/o.Time.Sub(first.at).Seconds())
 	}
-	return 0
+	return b
+}
+
+// draining reports whether the queue has not grown within the window.
+func (s *Scaler) draining() bool {
+	for i := 1; i < len(s.readings); i++ {
+		if s.readings[i].n > s.readings[i-1].n {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,42 @@
+package autoscale
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/imgrec/imgrec"
+)
+
+// Named is a policy by the letter `imgrec simulate --policy` knows it by.
+type Named struct {
+	Name    string
+	Summary string // one sentence, for tables and help
+	New     func(Policy) Decider
+}
+
+// Catalog lists the policies in comparison order, ours last.
+var Catalog = []Named{
+	{"a", "one instance per waiting request up to the max, create-or-restart, each instance stops itself after 10 s idle",
+		func(p Policy) Decider { return NewSelfStop(p) }},
+	{"b", "as (a), but the controller asks surplus instances to shut down after 10 s and a new burst cancels the request",
+		func(p Policy) Decider { return NewGracefulStop(p) }},
+	{"c", "desired = min(depth, max) every 5 s, launching new instances and terminating idle surplus ones",
+		func(p Policy) Decider { return NewDepthCap(p) }},
+	{"d", "KEDA's SQS scaler defaults: 30 s polling, 5 requests per instance through the HPA, 300 s stabilization and cooldown",
+		func(p Policy) Decider { return NewKEDA(p) }},
+	{"e", "ours: backlog per instance, no instance that would come up after the backlog is gone, warm pool first, fast scale to zero",
+		func(p Policy) Decider { return NewScaler(p) }},
+}
+
+// Lookup finds a policy of the Catalog by name.
+func Lookup(name string) (Named, error) {
+	i := slices.IndexFunc(Catalog, func(n Named) bool { return n.Name == name })
+	if i < 0 {
+		names := make([]string, len(Catalog))
+		for j, n := range Catalog {
+			names[j] = n.Name
+		}
+		return Named{}, imgrec.Errorf(imgrec.EINVALID, "unknown policy %q: want one of %s", name, strings.Join(names, ", "))
+	}
+	return Catalog[i], nil
+}
