@@ -105,11 +105,14 @@ func TestControllerOnEC2(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, _ := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
-	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + ec2.Model,
+	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + ec2.Model, "--log-level info\n",
 		"Environment=AWS_REGION=" + moto.Region, "Environment=AWS_ENDPOINT_URL=" + srv.Endpoint} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("user data of %s lacks %q:\n%s", launched[0], want, script)
 		}
+	}
+	if strings.Contains(string(script), "--log-level warn") {
+		t.Errorf("user data of %s keeps the local workers' --log-level warn:\n%s", launched[0], script)
 	}
 
 	if err := q.Purge(ctx); err != nil {

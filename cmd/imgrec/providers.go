@@ -104,8 +104,13 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 		env = append(env, "AWS_ENDPOINT_URL="+aws.ToString(cfg.BaseEndpoint))
 	}
 	args := argv(ec2.Binary, ec2.Model)[2:] // after "imgrec worker"
-	// journald keeps the worker's log on the instance: keep its decisions.
-	args = append(args, "--log-level", "info")
+	// journald keeps the worker's log on the instance: keep its decisions,
+	// which local workers, sharing this process's terminal, leave out.
+	if i := slices.Index(args, "--log-level"); i >= 0 && i+1 < len(args) {
+		args[i+1] = "info"
+	} else {
+		args = append(args, "--log-level", "info")
+	}
 	if i := slices.Index(args, "--blobs"); i >= 0 && i+1 < len(args) && strings.HasPrefix(args[i+1], "file:") {
 		log.Warn("ec2 workers cannot reach this machine's files", "blobs", args[i+1], "hint", "use s3:// buckets")
 	}
