@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/imgrec/imgrec/internal/moto"
+	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/s3blob"
+	"github.com/imgrec/imgrec/sqsq"
+	"github.com/imgrec/imgrec/worker"
+)
+
+// TestTiersOnAWS runs the web tier and the controller, with its local
+// worker processes, as separate processes on moto's SQS and S3, found
+// through the standard AWS chain (AWS_ENDPOINT_URL, AWS_REGION, static
+// keys): the course burst of 100 images is answered right, the output
+// bucket holds the course's values, and the instances go back to 0.
+func TestTiersOnAWS(t *testing.T) {
+	srv := moto.Shared(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
+	ctx := moto.Context(t)
+	cfg := srv.Config()
+	sqsClient := sqs.NewFromConfig(cfg)
+	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	name := fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1e9)
+	input, output := name+"-input", name+"-output"
+	if err := sqsq.CreateQueues(ctx, sqsClient, name, sqsq.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3blob.CreateBuckets(ctx, s3Client, input, output); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sqsq.DeleteQueues(context.Background(), sqsClient, name)
+		s3blob.DeleteBuckets(context.Background(), s3Client, input, output)
+	})
+
+	queue, blobs := "sqs://"+name, "s3://"+name
+	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs)
+	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs,
+		"--model", standinModel, "--metrics-addr", "127.0.0.1:0", "--log-level", "info")
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: web.url, Images: loadCourseImages(t), Requests: 100, Concurrency: 100,
+		Expected: standinExpected(t), Timeout: 2 * time.Minute,
+	})
+	if err != nil || sum.OK != 100 {
+		t.Fatalf("%v: ok %d, wrong %d, failed %d: %+v %+v\ncontroller log:\n%s", err, sum.OK, sum.Wrong, sum.Failed,
+			sum.WrongExamples, sum.Failures, ctl.logText())
+	}
+
+	// The output bucket holds the course's values, read through the S3 API.
+	out, err := s3blob.Open(ctx, s3Client, output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := out.List(ctx, "", "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objects) != 100 {
+		t.Errorf("output bucket holds %d objects, want 100", len(objects))
+	}
+	expected := standinExpected(t)
+	for _, o := range objects {
+		b, err := out.Get(ctx, o.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := worker.OutputValue(o.Key, expected[o.Key+".JPEG"]); string(b) != want {
+			t.Errorf("output %s = %q, want %q", o.Key, b, want)
+		}
+	}
+
+	// Back to 0 instances, as the controller's gauges say once it has
+	// stopped the workers and they have exited.
+	var metricsURL string
+	waitFor(t, "the controller's metrics address", func() bool {
+		m := regexp.MustCompile(`msg=listening addr=(http://\S+/)`).FindStringSubmatch(ctl.logText())
+		if m != nil {
+			metricsURL = m[1] + "metrics"
+		}
+		return m != nil
+	})
+	var metrics string
+	waitFor(t, "0 instances", func() bool {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		metrics = string(b)
+		return strings.Contains(metrics, `imgrec_instances{state="running"} 0`) &&
+			strings.Contains(metrics, `imgrec_instances{state="pending"} 0`) &&
+			strings.Contains(metrics, `imgrec_instances{state="stopping"} 0`)
+	})
+	if !strings.Contains(metrics, `imgrec_scaling_actions_total{action="launch"}`) {
+		t.Errorf("the controller launched no workers:\n%s", metrics)
+	}
+
+	// A web tier that stops deletes its response queue.
+	web.stop(t)
+	infos, err := sqsq.Describe(ctx, sqsClient, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 || infos[0].Visible+infos[0].InFlight+infos[1].Visible != 0 {
+		t.Errorf("queues after the burst and the web tier's exit: %+v; want the request queue and its DLQ, empty", infos)
+	}
+}
