@@ -21,8 +21,9 @@ import (
 
 // Help texts of --queue and --blobs, shared by the tiers.
 const (
-	queueUsage = "request queue: nats://HOST:PORT (a NATS JetStream server) or sqs://NAME (the SQS queue NAME made by 'imgrec infra up'; " +
+	queueForms = "nats://HOST:PORT (a NATS JetStream server) or sqs://NAME (the SQS queue NAME made by 'imgrec infra up'; " +
 		"region and credentials from the standard AWS chain)"
+	queueUsage = "request queue: " + queueForms
 	blobsUsage = "buckets: file:///DIR (DIR/input and DIR/output; ?sync=0 skips the fsync) or s3://PREFIX (the S3 buckets PREFIX-input and PREFIX-output)"
 )
 
