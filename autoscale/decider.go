@@ -2,6 +2,7 @@ package autoscale
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -54,14 +55,24 @@ func (d Decision) Acts() bool {
 type fleet map[imgrec.InstanceState][]imgrec.Instance
 
 func sortFleet(in []imgrec.Instance) (fleet, map[string]int) {
+	// One sorted copy, by state then age, cut into a slice per state.
+	all := slices.Clone(in)
+	slices.SortStableFunc(all, func(a, b imgrec.Instance) int {
+		if a.State != b.State {
+			return strings.Compare(string(a.State), string(b.State))
+		}
+		return olderFirst(a, b)
+	})
 	f := fleet{}
 	counts := map[string]int{}
-	for _, i := range in {
-		f[i.State] = append(f[i.State], i)
-		counts[string(i.State)]++
-	}
-	for s, list := range f {
-		f[s] = oldestFirst(list)
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].State == all[i].State {
+			j++
+		}
+		f[all[i].State] = all[i:j:j]
+		counts[string(all[i].State)] = j - i
+		i = j
 	}
 	return f, counts
 }
@@ -99,15 +110,11 @@ func ids(in []imgrec.Instance) []string {
 	return out
 }
 
-func oldestFirst(in []imgrec.Instance) []imgrec.Instance {
-	out := slices.Clone(in)
-	slices.SortStableFunc(out, func(a, b imgrec.Instance) int {
-		if c := a.Since.Compare(b.Since); c != 0 {
-			return c
-		}
-		return compareIDs(a.ID, b.ID)
-	})
-	return out
+func olderFirst(a, b imgrec.Instance) int {
+	if c := a.Since.Compare(b.Since); c != 0 {
+		return c
+	}
+	return compareIDs(a.ID, b.ID)
 }
 
 // compareIDs orders "w-2" before "w-10".

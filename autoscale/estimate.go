@@ -32,6 +32,7 @@ func (e *estimate) add(x time.Duration) {
 type estimates struct {
 	boot, restart, service estimate
 	seen                   map[string]seenInstance
+	gen                    int          // observations learnt from, to forget instances no longer listed
 	ref                    drainReading // start of the current service measurement
 }
 
@@ -39,6 +40,7 @@ type seenInstance struct {
 	state   imgrec.InstanceState
 	since   time.Time
 	restart bool // its current or last boot was a restart
+	gen     int  // the observation that last listed it
 }
 
 // drainReading is an observation while requests were waiting, so every
@@ -60,10 +62,10 @@ func newEstimates(p Policy) estimates {
 // learn measures boots from instances seen pending then running, and the
 // service time from how fast busy instances drain the queue.
 func (e *estimates) learn(o Observation, f fleet) {
-	seen := make(map[string]seenInstance, len(o.Instances))
+	e.gen++
 	for _, in := range o.Instances {
 		prev, known := e.seen[in.ID]
-		cur := seenInstance{state: in.State, since: in.Since, restart: prev.restart}
+		cur := seenInstance{state: in.State, since: in.Since, restart: prev.restart, gen: e.gen}
 		switch {
 		case in.State == imgrec.StatePending && prev.state != imgrec.StatePending:
 			cur.restart = known // an instance seen before is being restarted
@@ -74,9 +76,13 @@ func (e *estimates) learn(o Observation, f fleet) {
 				e.boot.add(in.Since.Sub(prev.since))
 			}
 		}
-		seen[in.ID] = cur
+		e.seen[in.ID] = cur
 	}
-	e.seen = seen
+	for id, x := range e.seen {
+		if x.gen != e.gen {
+			delete(e.seen, id) // gone for good
+		}
+	}
 
 	// Requests done per instance-second while requests wait. Arrivals in
 	// between make the queue look slower, so the estimate errs long, which
