@@ -21,9 +21,13 @@ const (
 	DefaultMaxAttempts = 3
 	DefaultExtendEvery = 20 * time.Second
 	DefaultTopK        = 5
-	// DefaultConcurrency overlaps one request's storage and acknowledgement
-	// waits (fsync, a server round trip) with another's inference.
-	DefaultConcurrency = 2
+	// DefaultMaxBatch: one forward pass over several images streams the
+	// weights once for all of them; at 64×64 a batch of 8 costs 1.6 ms per
+	// image on one core against 2.2 ms for one image alone.
+	DefaultMaxBatch = 8
+	// DefaultConcurrency lets the next batch be fetched and decoded, and the
+	// last one stored and acknowledged, while the current one is inferred.
+	DefaultConcurrency = 2 * DefaultMaxBatch
 )
 
 // Config wires a worker to its queue, buckets and classifier.
@@ -38,15 +42,23 @@ type Config struct {
 	MaxAttempts int           // deliveries before a request is dead-lettered
 	ExtendEvery time.Duration // how often to extend the visibility timeout while working; below the timeout
 	TopK        int           // predictions carried in the response
-	Concurrency int           // requests in hand at once
+	// MaxBatch bounds the images classified in one call. A batch is whatever
+	// is in hand when the classifier is free: a lone request never waits
+	// for company.
+	MaxBatch int
+	// Concurrency bounds the requests in hand at once (received and not yet
+	// acknowledged), so a busy worker never hoards what idle ones could take.
+	Concurrency int
 	// Status receives "ready", "busy" and "idle" lines, so a provider can
 	// tell which instances may be scaled in (see package local).
 	Status io.Writer
 	Logger *slog.Logger
 }
 
-// Worker processes a few requests at a time; the classifier itself uses
-// every core, so more would only queue for the CPU.
+// Worker runs a three-stage pipeline: receivers fetch requests and decode
+// their images, one loop classifies whatever is ready as a batch, and
+// finishers store, reply and acknowledge. Only the middle stage needs the
+// CPU for long, so the other two hide the waits on disk and queue.
 type Worker struct {
 	cfg      Config
 	log      *slog.Logger
@@ -68,8 +80,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.TopK <= 0 {
 		cfg.TopK = DefaultTopK
 	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = DefaultConcurrency
+		cfg.Concurrency = max(DefaultConcurrency, cfg.MaxBatch)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -78,24 +93,61 @@ func New(cfg Config) (*Worker, error) {
 	return &Worker{cfg: cfg, log: log.With("instance", cfg.ID)}, nil
 }
 
+// task is one request in hand, from receipt to acknowledgement.
+type task struct {
+	d             imgrec.Delivery
+	log           *slog.Logger
+	start         time.Time
+	img           *imgrec.Image
+	stopExtending func()
+}
+
 // Run pulls and processes requests until ctx is cancelled, then returns nil
 // once the requests in hand are finished: cancelling ctx is a drain, never an
 // interruption.
 func (w *Worker) Run(ctx context.Context) error {
 	w.status("ready")
-	var wg sync.WaitGroup
-	for range w.cfg.Concurrency {
-		wg.Go(func() { w.loop(ctx) })
+	slots := make(chan struct{}, w.cfg.Concurrency)
+	ready := make(chan *task, w.cfg.Concurrency) // never blocks: a slot is held per task
+	var receivers, finishers sync.WaitGroup
+	// One open pull per receiver: enough to fill a batch while one is inferred.
+	for range min(w.cfg.MaxBatch, w.cfg.Concurrency) {
+		receivers.Go(func() { w.receive(ctx, slots, ready, &finishers) })
 	}
-	wg.Wait()
+	go func() { receivers.Wait(); close(ready) }()
+	for t := range ready {
+		batch := []*task{t}
+	gather:
+		for len(batch) < w.cfg.MaxBatch {
+			select {
+			case t, ok := <-ready:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, t)
+			default:
+				break gather
+			}
+		}
+		w.classify(batch, slots, &finishers)
+	}
+	finishers.Wait()
 	w.log.Info("drained")
 	return nil
 }
 
-func (w *Worker) loop(ctx context.Context) {
-	for ctx.Err() == nil {
+// receive takes requests while ctx lasts and there is room in hand, and
+// readies their images for classification.
+func (w *Worker) receive(ctx context.Context, slots chan struct{}, ready chan<- *task, finishers *sync.WaitGroup) {
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		d, err := w.cfg.Queue.Receive(ctx)
 		if err != nil {
+			<-slots
 			if ctx.Err() != nil {
 				return
 			}
@@ -109,8 +161,118 @@ func (w *Worker) loop(ctx context.Context) {
 		// A request received is work in hand, even if the drain began a
 		// moment ago: finish it rather than hand it back.
 		w.setBusy(+1)
-		w.Process(context.WithoutCancel(ctx), d)
-		w.setBusy(-1)
+		t := w.prepare(context.WithoutCancel(ctx), d)
+		if t == nil {
+			w.setBusy(-1)
+			<-slots
+			continue
+		}
+		finishers.Add(1) // the task's finisher, or its failure, calls Done
+		ready <- t
+	}
+}
+
+// permanent marks failures that no retry can fix (a corrupt image).
+type permanent struct{ error }
+
+// prepare fetches and decodes the request's image. It settles the request
+// itself, and returns nil, when there is nothing to classify.
+func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
+	req := d.Request()
+	t := &task{d: d, log: w.log.With("id", req.ID, "key", req.Key, "attempt", d.Attempt()), start: time.Now()}
+	if d.Attempt() > w.cfg.MaxAttempts {
+		w.giveUp(ctx, t, fmt.Sprintf("gave up after %d attempts: each worker died or timed out before finishing", w.cfg.MaxAttempts))
+		return nil
+	}
+	t.stopExtending = w.keepInvisible(ctx, t)
+	data, err := w.cfg.Input.Get(ctx, req.Key)
+	switch {
+	case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
+		err = permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}
+	case err != nil:
+	default:
+		if t.img, err = w.cfg.Decode(data); err != nil {
+			err = permanent{err}
+		}
+	}
+	if err != nil {
+		t.stopExtending()
+		w.fail(ctx, t, err)
+		return nil
+	}
+	return t
+}
+
+// classify runs one batch and hands each result to its own finisher. A
+// batch refused as invalid is retried image by image, so one bad image
+// cannot fail the others.
+func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.WaitGroup) {
+	ctx := context.Background() // work in hand is finished whatever the drain says
+	imgs := make([]*imgrec.Image, len(batch))
+	for i, t := range batch {
+		imgs[i] = t.img
+	}
+	t0 := time.Now()
+	preds, err := w.cfg.Classifier.Classify(ctx, imgs, w.cfg.TopK)
+	if err != nil && len(batch) > 1 && imgrec.ErrorCode(err) == imgrec.EINVALID {
+		for _, t := range batch {
+			w.classify([]*task{t}, slots, finishers)
+		}
+		return
+	}
+	perImage := time.Since(t0).Seconds() / float64(len(batch))
+	for i, t := range batch {
+		t.img = nil
+		go func() {
+			defer finishers.Done()
+			defer func() { w.setBusy(-1); <-slots }()
+			defer t.stopExtending()
+			switch {
+			case imgrec.ErrorCode(err) == imgrec.EINVALID:
+				w.fail(ctx, t, permanent{err})
+			case err != nil:
+				w.fail(ctx, t, err)
+			default:
+				w.finish(ctx, t, preds[i], perImage)
+			}
+		}()
+	}
+}
+
+// finish stores the result, replies, and only then acknowledges.
+func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, inference float64) {
+	req := t.d.Request()
+	key := OutputKey(req.Key)
+	label := top[0].Label
+	if err := w.cfg.Output.Put(ctx, key, []byte(OutputValue(key, label))); err != nil {
+		w.fail(ctx, t, fmt.Errorf("store result %s: %w", key, err))
+		return
+	}
+	if req.ReplyTo != "" {
+		resp := imgrec.Response{ID: req.ID, Key: key, Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt(), Inference: inference}
+		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
+			t.log.Warn("reply failed; the result is in the output bucket", "err", err)
+		}
+	}
+	if err := t.d.Ack(ctx); err != nil {
+		// The request will be redelivered and recomputed; the stored result is idempotent.
+		t.log.Warn("ack failed", "err", err)
+		return
+	}
+	t.log.Info("done", "label", label, "seconds", time.Since(t.start).Seconds())
+}
+
+// fail dead-letters a request that cannot succeed and hands back one that
+// may succeed on another attempt.
+func (w *Worker) fail(ctx context.Context, t *task, err error) {
+	var perm permanent
+	if errors.As(err, &perm) {
+		w.giveUp(ctx, t, perm.Error())
+		return
+	}
+	t.log.Warn("transient failure; will retry", "err", err)
+	if err := t.d.Nack(ctx, time.Duration(t.d.Attempt())*time.Second); err != nil {
+		t.log.Warn("nack failed; the request comes back after the visibility timeout", "err", err)
 	}
 }
 
@@ -125,78 +287,10 @@ func OutputValue(outputKey, label string) string {
 	return "(" + outputKey + ", " + label + ")"
 }
 
-// permanent marks failures that no retry can fix (a corrupt image).
-type permanent struct{ error }
-
-// Process handles one delivery to the end: acked after the result is stored,
-// nacked on a transient failure, dead-lettered when the request cannot succeed.
-func (w *Worker) Process(ctx context.Context, d imgrec.Delivery) {
-	req := d.Request()
-	log := w.log.With("id", req.ID, "key", req.Key, "attempt", d.Attempt())
-	if d.Attempt() > w.cfg.MaxAttempts {
-		w.giveUp(ctx, d, log, fmt.Sprintf("gave up after %d attempts: each worker died or timed out before finishing", w.cfg.MaxAttempts))
-		return
-	}
-	stop := w.keepInvisible(ctx, d, log)
-	start := time.Now()
-	resp, err := w.classify(ctx, req)
-	resp.Attempt = d.Attempt()
-	stop()
-	var perm permanent
-	switch {
-	case errors.As(err, &perm):
-		w.giveUp(ctx, d, log, perm.Error())
-		return
-	case err != nil:
-		log.Warn("transient failure; will retry", "err", err)
-		if err := d.Nack(ctx, time.Duration(d.Attempt())*time.Second); err != nil {
-			log.Warn("nack failed; the request comes back after the visibility timeout", "err", err)
-		}
-		return
-	}
-	if req.ReplyTo != "" {
-		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
-			log.Warn("reply failed; the result is in the output bucket", "err", err)
-		}
-	}
-	if err := d.Ack(ctx); err != nil {
-		// The request will be redelivered and recomputed; the stored result is idempotent.
-		log.Warn("ack failed", "err", err)
-		return
-	}
-	log.Info("done", "label", resp.Label, "seconds", time.Since(start).Seconds())
-}
-
-func (w *Worker) classify(ctx context.Context, req imgrec.Request) (imgrec.Response, error) {
-	data, err := w.cfg.Input.Get(ctx, req.Key)
-	if imgrec.ErrorCode(err) == imgrec.ENOTFOUND {
-		return imgrec.Response{}, permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}
-	} else if err != nil {
-		return imgrec.Response{}, err
-	}
-	img, err := w.cfg.Decode(data)
-	if err != nil {
-		return imgrec.Response{}, permanent{err}
-	}
-	t0 := time.Now()
-	preds, err := w.cfg.Classifier.Classify(ctx, []*imgrec.Image{img}, w.cfg.TopK)
-	if imgrec.ErrorCode(err) == imgrec.EINVALID {
-		return imgrec.Response{}, permanent{err}
-	} else if err != nil {
-		return imgrec.Response{}, err
-	}
-	inference := time.Since(t0).Seconds()
-	key := OutputKey(req.Key)
-	label := preds[0][0].Label
-	if err := w.cfg.Output.Put(ctx, key, []byte(OutputValue(key, label))); err != nil {
-		return imgrec.Response{}, fmt.Errorf("store result %s: %w", key, err)
-	}
-	return imgrec.Response{ID: req.ID, Key: key, Label: label, Top: preds[0], Worker: w.cfg.ID, Inference: inference}, nil
-}
-
 // giveUp dead-letters the request and tells the waiting client why, so it
 // gets an answer now rather than a timeout.
-func (w *Worker) giveUp(ctx context.Context, d imgrec.Delivery, log *slog.Logger, reason string) {
+func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
+	d, log := t.d, t.log
 	req := d.Request()
 	log.Warn("dead-lettering", "reason", reason)
 	if err := d.DeadLetter(ctx, reason); err != nil {
@@ -212,19 +306,19 @@ func (w *Worker) giveUp(ctx context.Context, d imgrec.Delivery, log *slog.Logger
 }
 
 // keepInvisible extends the visibility timeout until the returned stop is called.
-func (w *Worker) keepInvisible(ctx context.Context, d imgrec.Delivery, log *slog.Logger) (stop func()) {
+func (w *Worker) keepInvisible(ctx context.Context, t *task) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(w.cfg.ExtendEvery)
-		defer t.Stop()
+		tick := time.NewTicker(w.cfg.ExtendEvery)
+		defer tick.Stop()
 		for {
 			select {
 			case <-done:
 				return
-			case <-t.C:
-				if err := d.Extend(ctx); err != nil {
-					log.Warn("extend failed", "err", err)
+			case <-tick.C:
+				if err := t.d.Extend(ctx); err != nil {
+					t.log.Warn("extend failed", "err", err)
 				}
 			}
 		}

@@ -27,7 +27,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
-	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "requests in hand at once (overlaps storage and queue waits with inference)")
+	batch := fs.Int("batch", worker.DefaultMaxBatch, "most images classified in one pass; a batch is whatever is in hand when the classifier is free")
+	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "most requests in hand at once (received, not yet acknowledged)")
 	qf := queueFlags(fs)
 	af := awsFlags(fs)
 	newLogger := logFlags(fs, e)
@@ -47,7 +48,10 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	classifier.MaxBatch = 1
+	if *batch < 1 || *concurrency < *batch {
+		return usagef("--batch %d, --concurrency %d: want 1 ≤ batch ≤ concurrency", *batch, *concurrency)
+	}
+	classifier.MaxBatch = *batch
 	b, err := openBuckets(ctx, *blobs, af)
 	if err != nil {
 		return err
@@ -69,6 +73,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		},
 		ID:          *id,
 		MaxAttempts: *maxAttempts,
+		MaxBatch:    *batch,
 		Concurrency: *concurrency,
 		ExtendEvery: qf.visibility / 3,
 		Status:      status,
