@@ -19,23 +19,23 @@ var _ imgrec.BlobStore = (*Store)(nil)
 
 // Store is a bucket kept in one directory.
 type Store struct {
-	dir    string
-	root   *os.Root // confines every access to dir, whatever the key or symlinks say
-	noSync bool
+	dir  string
+	root *os.Root     // confines every access to dir, whatever the key or symlinks say
+	sync *groupCommit // nil with NoSync
 }
 
 // Options tune a Store.
 type Options struct {
-	// NoSync skips the fsync of each object and its directory entry. Writes
+	// NoSync skips flushing objects and directory entries to disk. Writes
 	// stay atomic, so a crashed process never leaves a partial object, but a
-	// power loss may forget recent ones. It roughly doubles the pipeline's
-	// throughput on one machine, whose queue (NATS JetStream) also syncs only
-	// periodically.
+	// power loss may forget recent ones (as it may the queue's, which NATS
+	// JetStream flushes only periodically).
 	NoSync bool
 }
 
 // Open creates dir if needed and removes temporary files that crashed
-// writers left behind. Every write is fsynced before it returns.
+// writers left behind. Every write is on disk before it returns; concurrent
+// writes share their flushes (group commit).
 func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
 
 // OpenWith is Open with options.
@@ -47,31 +47,45 @@ func OpenWith(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open blob store: %w", err)
 	}
-	s := &Store{dir: dir, root: root, noSync: opt.NoSync}
+	s := &Store{dir: dir, root: root}
 	if err := s.removeStaleTemps(); err != nil {
 		root.Close()
 		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
 	}
+	if !opt.NoSync {
+		d, err := root.Open(".")
+		if err != nil {
+			root.Close()
+			return nil, fmt.Errorf("open blob store %s: %w", dir, err)
+		}
+		s.sync = newGroupCommit(d)
+	}
 	return s, nil
 }
 
-// Close releases the directory handle.
-func (s *Store) Close() error { return s.root.Close() }
+// Close releases the directory handles.
+func (s *Store) Close() error {
+	if s.sync != nil {
+		s.sync.dir.Close()
+	}
+	return s.root.Close()
+}
 
 // Put stores data under key, atomically replacing any previous object.
 func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	if err := s.check(ctx, "put", key); err != nil {
 		return err
 	}
-	tmp, err := s.writeTemp(data)
+	f, tmp, err := s.writeTemp(data)
 	if err != nil {
 		return fmt.Errorf("put %q in %s: %w", key, s.dir, err)
 	}
 	if err := s.root.Rename(tmp, key); err != nil {
+		f.Close()
 		s.root.Remove(tmp)
 		return fmt.Errorf("put %q in %s: %w", key, s.dir, err)
 	}
-	return s.syncDir("put", key)
+	return s.commit(f, "put", key)
 }
 
 // PutNew stores data under key unless key exists. link(2) fails if the
@@ -81,17 +95,20 @@ func (s *Store) PutNew(ctx context.Context, key string, data []byte) error {
 	if err := s.check(ctx, "put-new", key); err != nil {
 		return err
 	}
-	tmp, err := s.writeTemp(data)
+	f, tmp, err := s.writeTemp(data)
 	if err != nil {
 		return fmt.Errorf("put-new %q in %s: %w", key, s.dir, err)
 	}
-	defer s.root.Remove(tmp)
-	if err := s.root.Link(tmp, key); errors.Is(err, fs.ErrExist) {
+	err = s.root.Link(tmp, key)
+	s.root.Remove(tmp)
+	if errors.Is(err, fs.ErrExist) {
+		f.Close()
 		return imgrec.Errorf(imgrec.ECONFLICT, "put-new %q: already exists", key)
 	} else if err != nil {
+		f.Close()
 		return fmt.Errorf("put-new %q in %s: %w", key, s.dir, err)
 	}
-	return s.syncDir("put-new", key)
+	return s.commit(f, "put-new", key)
 }
 
 // Get returns the object stored under key.

@@ -18,42 +18,36 @@ const tempPrefix = ".tmp-"
 // image takes anywhere near this long.
 const staleAfter = time.Hour
 
-// writeTemp writes data to a new temporary file in the store's directory,
-// flushed to disk so a rename or link never publishes a file whose content
-// a crash could still lose. It returns the file's name.
-func (s *Store) writeTemp(data []byte) (string, error) {
+// writeTemp writes data to a new temporary file in the store's directory
+// and returns the file, still open so that commit can flush it once it is in
+// place, and its name.
+func (s *Store) writeTemp(data []byte) (*os.File, string, error) {
 	name := tempPrefix + rand.Text()
 	f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	_, err = f.Write(data)
-	if err == nil && !s.noSync {
-		err = f.Sync()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		s.root.Remove(name)
+		return nil, "", err
+	}
+	return f, name, nil
+}
+
+// commit makes a written object durable (unless NoSync), then closes its
+// file. Without the directory flush a crash could forget the new entry even
+// though the data reached the disk.
+func (s *Store) commit(f *os.File, op, key string) error {
+	var err error
+	if s.sync != nil {
+		err = s.sync.commit(f)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		s.root.Remove(name)
-		return "", err
-	}
-	return name, nil
-}
-
-// syncDir makes a rename or link durable: without it a crash could forget
-// the new directory entry even though the data reached the disk.
-func (s *Store) syncDir(op, key string) error {
-	if s.noSync {
-		return nil
-	}
-	d, err := s.root.Open(".")
-	if err == nil {
-		err = d.Sync()
-		d.Close()
-	}
-	if err != nil {
-		return fmt.Errorf("%s %q in %s: sync directory: %w", op, key, s.dir, err)
+		return fmt.Errorf("%s %q in %s: sync: %w", op, key, s.dir, err)
 	}
 	return nil
 }
