@@ -75,17 +75,23 @@ func openBuckets(ctx context.Context, spec string, af *awsFlagSet) (buckets, err
 			return buckets{}, err
 		}
 		client := newS3Client(cfg)
-		in, err := s3blob.Open(ctx, client, prefix+"-input")
+		inName, outName := s3BucketNames(prefix)
+		in, err := s3blob.Open(ctx, client, inName)
 		if err != nil {
 			return buckets{}, err
 		}
-		out, err := s3blob.Open(ctx, client, prefix+"-output")
+		out, err := s3blob.Open(ctx, client, outName)
 		if err != nil {
 			return buckets{}, err
 		}
 		return buckets{in, out}, nil
 	}
 	return buckets{}, usagef("--blobs %q: unknown scheme %q (want file:///DIR or s3://PREFIX)", spec, u.Scheme)
+}
+
+// s3BucketNames are the buckets of --blobs s3://PREFIX.
+func s3BucketNames(prefix string) (input, output string) {
+	return prefix + "-input", prefix + "-output"
 }
 
 // fileURL makes the --blobs URL for a local directory.
