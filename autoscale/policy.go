@@ -154,7 +154,7 @@ func (s *Scaler) Decide(o Observation) Decision {
 		var idle []imgrec.Instance
 		for _, in := range f.idle() {
 			// Kept until the last step before its billed minimum runs out.
-			if o.Time.Sub(in.Since) >= p.MinBilled-DefaultInterval {
+			if o.Time.Sub(in.Since) >= max(p.MinBilled-DefaultInterval, 0) {
 				idle = append(idle, in)
 			}
 		}

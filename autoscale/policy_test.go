@@ -3,6 +3,7 @@ package autoscale
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,116 @@ func TestMinAndWarmPoolTrim(t *testing.T) {
 	d = s.Decide(obs(1, 0, 0, instances(imgrec.StateRunning, 2, false), instances(imgrec.StateStopped, 3, false)))
 	if want := []string{"stopped-1", "stopped-2"}; !slices.Equal(d.Terminate, want) {
 		t.Fatalf("warm pool of 1: want terminate %v, got %+v", want, d)
+	}
+}
+
+func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
+	s := NewScaler(Policy{BootTime: 40 * time.Second})
+	pending := imgrec.Instance{ID: "w-1", State: imgrec.StatePending, Since: at(0)}
+	s.Decide(obs(0, 100, 0, []imgrec.Instance{pending}))
+	up := running("w-1", 30, true)
+	s.Decide(obs(31, 99, 1, []imgrec.Instance{up}))
+	if got := s.est.boot.v; got != 30*time.Second {
+		t.Fatalf("boot measured %s, want 30s (the guess of 40s replaced)", got)
+	}
+	// While requests wait, 1 instance drains 10 in 2 s: 0.2 s each.
+	s.Decide(obs(33, 89, 1, []imgrec.Instance{up}))
+	if got := s.est.service.v; got != 200*time.Millisecond {
+		t.Fatalf("service measured %s, want 200ms", got)
+	}
+	// A restart is measured apart from a launch.
+	stopped := imgrec.Instance{ID: "w-1", State: imgrec.StateStopped, Since: at(40)}
+	s.Decide(obs(41, 0, 0, []imgrec.Instance{stopped}))
+	s.Decide(obs(50, 1, 0, []imgrec.Instance{{ID: "w-1", State: imgrec.StatePending, Since: at(50)}}))
+	s.Decide(obs(56, 0, 1, []imgrec.Instance{running("w-1", 55, true)}))
+	if s.est.restart.v != 5*time.Second || s.est.boot.v != 30*time.Second {
+		t.Fatalf("restart %s, boot %s; want 5s and 30s", s.est.restart.v, s.est.boot.v)
+	}
+}
+
+// TestScalerLaunchesNothingThatWouldComeUpTooLate: with 30 s boots, two
+// running instances draining 20 requests in 2 s need no launch; the warm
+// pool, up in 1 s, still helps.
+func TestScalerLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
+	p := Policy{TargetPerInstance: 1, BootTime: 30 * time.Second, RestartTime: time.Second, ServiceTime: 200 * time.Millisecond}
+	two := []imgrec.Instance{running("w-1", 0, true), running("w-2", 0, true)}
+	d := NewScaler(p).Decide(obs(100, 18, 2, two))
+	if d.Desired != 20 || d.Launch != 0 || !strings.Contains(d.Reason, "18 more would come up after the backlog is done") {
+		t.Fatalf("want no launch, got %+v", d)
+	}
+	d = NewScaler(p).Decide(obs(100, 18, 2, two, instances(imgrec.StateStopped, 3, false)))
+	if len(d.Start) != 3 || d.Launch != 0 {
+		t.Fatalf("want the 3 stopped restarted and no launch, got %+v", d)
+	}
+	// A backlog of 2000 takes 200 s: launching is worth it.
+	if d := NewScaler(p).Decide(obs(100, 1998, 2, two)); d.Launch != 18 {
+		t.Fatalf("2000 requests: %+v", d)
+	}
+	// Nothing measured or guessed: launch as the backlog asks.
+	if d := NewScaler(Policy{TargetPerInstance: 1}).Decide(obs(100, 18, 2, two)); d.Launch != 18 {
+		t.Fatalf("no estimates: %+v", d)
+	}
+}
+
+// TestScalerCancelsBootingWhileBacklogDrains: booting instances beyond the
+// wish are cancelled once the queue only shrinks, never while it grows.
+func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
+	fleet := slices.Concat(instances(imgrec.StateRunning, 4, true), instances(imgrec.StatePending, 16, false))
+	s := NewScaler(Policy{})
+	s.Decide(obs(0, 100, 0, instances(imgrec.StatePending, 20, false)))
+	s.Decide(obs(3, 96, 4, fleet)) // the window still holds 100
+	d := s.Decide(obs(3.5, 36, 4, fleet))
+	if d.Acts() {
+		t.Fatalf("cancelled while the window holds 100: %+v", d)
+	}
+	d = s.Decide(obs(5.4, 26, 4, fleet))
+	if d.Desired != 8 || len(d.Terminate) != 12 || d.Terminate[0] != "pending-16" {
+		t.Fatalf("depth 40 in the window: want the 12 newest booting cancelled, got %+v", d)
+	}
+	// The same fleet while requests keep arriving: nothing is cancelled.
+	s = NewScaler(Policy{})
+	s.Decide(obs(0, 30, 4, fleet))
+	s.Decide(obs(1, 20, 4, fleet))
+	if d := s.Decide(obs(1.5, 22, 4, fleet)); len(d.Terminate) != 0 {
+		t.Fatalf("cancelled booting instances while the queue grew: %+v", d)
+	}
+}
+
+func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
+	s := NewScaler(Policy{MinBilled: time.Minute})
+	idle := []imgrec.Instance{running("w-1", 0, false), running("w-2", 30, false)}
+	for sec := 5.0; sec < 59; sec++ {
+		if d := s.Decide(obs(sec, 0, 0, idle)); d.Acts() {
+			t.Fatalf("t=%v: stopped an instance within its billed minute: %+v", sec, d)
+		}
+	}
+	if d := s.Decide(obs(59, 0, 0, idle)); !slices.Equal(d.Stop, []string{"w-1"}) {
+		t.Fatalf("t=59, the last step of w-1's minute: %+v", d)
+	}
+	if d := NewScaler(Policy{}).Decide(obs(5, 0, 0, idle)); len(d.Stop) != 0 {
+		t.Fatalf("stopped without waiting ScaleInAfter: %+v", d)
+	}
+}
+
+// TestScalerNeverWantsFewerThanBusy: six busy instances with a short queue
+// are all wanted until they have been idle for a window.
+func TestScalerNeverWantsFewerThanBusy(t *testing.T) {
+	s := NewScaler(Policy{})
+	var six []imgrec.Instance
+	for i := range 6 {
+		six = append(six, running(fmt.Sprintf("w-%d", i+1), 0, true))
+	}
+	if d := s.Decide(obs(0, 0, 6, six)); d.Desired != 6 {
+		t.Fatalf("6 busy, depth 6: desired %d, want 6", d.Desired)
+	}
+	for i := range six[3:] {
+		six[3+i].Busy = false
+	}
+	if d := s.Decide(obs(1.5, 0, 3, six)); d.Desired != 6 || d.Acts() {
+		t.Fatalf("3 busy within the window: %+v", d)
+	}
+	s.Decide(obs(2.5, 0, 3, six))
+	if d := s.Decide(obs(3.6, 0, 3, six)); d.Desired != 3 || len(d.Stop) != 3 {
+		t.Fatalf("3 idle for a window and ScaleInAfter: %+v", d)
 	}
 }
