@@ -18,13 +18,13 @@ type Named struct {
 var Catalog = []Named{
 	{"a", "one instance per waiting request up to the max, create-or-restart, each instance stops itself after 10 s idle",
 		func(p Policy) Decider { return NewSelfStop(p) }},
-	{"b", "as (a), but the controller asks surplus instances to shut down after 10 s and a new burst cancels the request",
+	{"b", "as (a), but the controller asks idle instances to shut down once the queue has been empty for 10 s, and a request in that time cancels it",
 		func(p Policy) Decider { return NewGracefulStop(p) }},
 	{"c", "desired = min(depth, max) every 5 s, launching new instances and terminating idle surplus ones",
 		func(p Policy) Decider { return NewDepthCap(p) }},
 	{"d", "KEDA's SQS scaler defaults: 30 s polling, 5 requests per instance through the HPA, 300 s stabilization and cooldown",
 		func(p Policy) Decider { return NewKEDA(p) }},
-	{"e", "ours: backlog per instance, no instance that would come up after the backlog is gone, warm pool first, fast scale to zero",
+	{"e", "ours: backlog per instance; nothing launched that would come up after the backlog is gone, and boots cancelled while it drains; warm pool first; to zero as soon as that saves money",
 		func(p Policy) Decider { return NewScaler(p) }},
 }
 

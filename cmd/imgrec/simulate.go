@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/simulate"
+)
+
+func init() {
+	register("simulate", "compare autoscaling policies in a discrete-event simulation (virtual time)", runSimulate)
+}
+
+const simulateUsage = `simulate [--policy a,b,c,d,e] [--workload SPEC] [--boot ec2|warm|local|DIST] [--service DIST] [--max N] [--seed N] [--out DIR] [--json]
+
+Runs each policy against the same simulated instances and requests, in
+virtual time, and prints per policy: completion time, p50/p95/p99 latency,
+instance-seconds, billed instance-seconds (EC2: running time by the second,
+60 s minimum per run), peak instances, time back to zero, launches, restarts.
+
+Policies:
+%s
+Workload SPEC: %s.
+
+DIST: %s.
+`
+
+func runSimulate(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "simulate", "")
+	fs.Usage = func() {
+		var policies strings.Builder
+		for _, n := range autoscale.Catalog {
+			fmt.Fprintf(&policies, "  %s  %s\n", n.Name, n.Summary)
+		}
+		fmt.Fprintf(e.stderr, "Usage: imgrec "+simulateUsage, policies.String(), simulate.WorkloadSyntax, simulate.DistSyntax)
+		fmt.Fprintln(e.stderr, "\nFlags (each also settable as IMGREC_<NAME>):")
+		fs.PrintDefaults()
+	}
+	policies := fs.String("policy", "a,b,c,d,e", "policies to compare, comma-separated")
+	workload := fs.String("workload", "burst:100", "when requests arrive (SPEC above)")
+	boot := fs.String("boot", "ec2", "instances: ec2 (launch 26-40 s, restart 4-6 s, stop 5 s), warm (every start 4-6 s), local (0.1 s), or a DIST for launch and restart")
+	restart := fs.String("restart", "", "boot of a stopped instance started again, a DIST (default: as --boot says)")
+	stop := fs.String("stop", "", "stopping to stopped once idle, a DIST (default: as --boot says; 0 for a DIST)")
+	service := fs.String("service", "0.2s", "time one request takes on one instance, a DIST")
+	maxInstances := fs.Int("max", autoscale.DefaultMax, "most instances a policy may have")
+	seed := fs.Uint64("seed", 1, "seed of every random draw: one seed, one run")
+	billBoot := fs.Bool("bill-boot", false, "bill the boot (pending) time too, as if most of it came after EC2 reports running")
+	out := fs.String("out", "", "write SVG plots (instances and depth over time, latency CDF) into this directory")
+	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+
+	var named []autoscale.Named
+	for _, name := range strings.Split(*policies, ",") {
+		n, err := autoscale.Lookup(strings.TrimSpace(name))
+		if err != nil {
+			return usagef("--policy: %v", err)
+		}
+		named = append(named, n)
+	}
+	if *maxInstances < 1 {
+		return usagef("--max %d: want at least 1", *maxInstances)
+	}
+	w, err := simulate.ParseWorkload(*workload, *seed)
+	if err != nil {
+		return usagef("--workload: %v", err)
+	}
+	inst, ok := simulate.InstancePresets[*boot]
+	if !ok {
+		d, err := simulate.ParseDist(*boot)
+		if err != nil {
+			return usagef("--boot: want ec2, warm, local or a DIST: %v", err)
+		}
+		inst = simulate.Instances{Launch: d, Restart: d, Stop: simulate.Constant(0)}
+	}
+	if *restart != "" {
+		if inst.Restart, err = simulate.ParseDist(*restart); err != nil {
+			return usagef("--restart: %v", err)
+		}
+	}
+	if *stop != "" {
+		if inst.Stop, err = simulate.ParseDist(*stop); err != nil {
+			return usagef("--stop: %v", err)
+		}
+	}
+	svc, err := simulate.ParseDist(*service)
+	if err != nil {
+		return usagef("--service: %v", err)
+	}
+
+	cfg := simulate.Config{Workload: w, Instances: inst, Service: svc, Seed: *seed, BillBoot: *billBoot}
+	results, err := simulate.Compare(cfg, named, autoscale.Policy{Max: *maxInstances, MinBilled: simulate.MinBilled})
+	if err != nil {
+		return err
+	}
+	title := fmt.Sprintf("%s, boot %s, service %s, max %d, seed %d", w.Spec, *boot, svc, *maxInstances, *seed)
+	if *out != "" {
+		paths, err := simulate.WritePlots(*out, title, results)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "plots: %s\n", strings.Join(paths, " "))
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Workload string             `json:"workload"`
+			Boot     string             `json:"boot"`
+			Restart  string             `json:"restart"`
+			Stop     string             `json:"stop"`
+			Service  string             `json:"service"`
+			Max      int                `json:"max"`
+			Seed     uint64             `json:"seed"`
+			BillBoot bool               `json:"bill_boot"`
+			Results  []*simulate.Result `json:"results"`
+		}{w.Spec, inst.Launch.String(), inst.Restart.String(), inst.Stop.String(), svc.String(), *maxInstances, *seed, *billBoot, results})
+	}
+	fmt.Fprintln(e.stdout, title)
+	return simulate.WriteTable(e.stdout, results)
+}
