@@ -176,3 +176,22 @@ func TestPackedRoundTrip(t *testing.T) {
 		t.Fatal("packed Linear round trip changed the output")
 	}
 }
+
+// TestSetThreads: one thread gives the same result as one per core, and
+// workers() follows the setting.
+func TestSetThreads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	conv := NewConv2D(randSlice(rng, 64*32*9), randSlice(rng, 64), 64, 32, 3, 3, 1, 1)
+	x := randTensor(rng, 2, 14, 14, 32)
+	var all, one Tensor
+	conv.Forward(&all, x, nil, true)
+	SetThreads(1)
+	defer SetThreads(0)
+	if workers() != 1 {
+		t.Fatalf("workers() = %d after SetThreads(1)", workers())
+	}
+	conv.Forward(&one, x, nil, true)
+	if !slices.Equal(all.Data, one.Data) {
+		t.Fatal("one thread and all threads disagree")
+	}
+}

@@ -7,8 +7,24 @@ import (
 	"time"
 )
 
+// threads, when above 0, overrides GOMAXPROCS as the number of threads a
+// call uses; see SetThreads.
+var threads atomic.Int32
+
+// SetThreads sets how many threads each call uses (n < 1: GOMAXPROCS, the
+// default). Call it before the first call. A process that runs inference
+// on one thread but does I/O beside it (a worker on a machine shared with
+// other workers) wants 1 here and GOMAXPROCS above 1, so its I/O never
+// waits for a preemption.
+func SetThreads(n int) { threads.Store(int32(max(n, 0))) }
+
 // workers is how many parts a call splits its work into.
-func workers() int { return runtime.GOMAXPROCS(0) }
+func workers() int {
+	if n := int(threads.Load()); n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}
 
 // span returns the i-th of n near-equal parts of [0, total).
 func span(i, n, total int) (lo, hi int) {

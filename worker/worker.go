@@ -11,6 +11,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -64,7 +65,14 @@ type Worker struct {
 	log      *slog.Logger
 	statusMu sync.Mutex
 	busy     int // requests in hand, for the status line
+	// preparing counts requests received whose images are being fetched
+	// and decoded: the batcher waits for them rather than run without them.
+	preparing atomic.Int32
 }
+
+// maxPrepareWait bounds how long a batch waits for requests being prepared;
+// a course image takes about 0.1 ms, a large one may take a second.
+const maxPrepareWait = 5 * time.Millisecond
 
 // New checks the configuration and fills in defaults.
 func New(cfg Config) (*Worker, error) {
@@ -115,6 +123,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		receivers.Go(func() { w.receive(ctx, slots, ready, &finishers) })
 	}
 	go func() { receivers.Wait(); close(ready) }()
+	wait := time.NewTimer(0)
 	for t := range ready {
 		batch := []*task{t}
 	gather:
@@ -125,7 +134,22 @@ func (w *Worker) Run(ctx context.Context) error {
 					break gather
 				}
 				batch = append(batch, t)
+				continue
 			default:
+			}
+			if w.preparing.Load() == 0 {
+				break
+			}
+			// Requests already received are a file read and a decode
+			// away: a short wait for them beats a short batch.
+			wait.Reset(maxPrepareWait)
+			select {
+			case t, ok := <-ready:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, t)
+			case <-wait.C:
 				break gather
 			}
 		}
@@ -161,14 +185,17 @@ func (w *Worker) receive(ctx context.Context, slots chan struct{}, ready chan<- 
 		// A request received is work in hand, even if the drain began a
 		// moment ago: finish it rather than hand it back.
 		w.setBusy(+1)
+		w.preparing.Add(1)
 		t := w.prepare(context.WithoutCancel(ctx), d)
 		if t == nil {
+			w.preparing.Add(-1)
 			w.setBusy(-1)
 			<-slots
 			continue
 		}
 		finishers.Add(1) // the task's finisher, or its failure, calls Done
 		ready <- t
+		w.preparing.Add(-1) // after the send, so the batcher sees t in one place or the other
 	}
 }
 

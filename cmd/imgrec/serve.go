@@ -31,7 +31,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fsync := fs.Bool("fsync", true, "fsync every stored image and result; false roughly doubles throughput but a power loss may forget recent objects")
 	queueURL := fs.String("queue", "embedded", "request queue: embedded (a NATS JetStream server in this process, kept under --data-dir), "+queueForms)
 	blobs := fs.String("blobs", "", blobsUsage+" (default: file buckets under --data-dir)")
-	workerThreads := fs.Int("worker-threads", 1, "cores each local worker uses (GOMAXPROCS): on one machine, more workers of one thread beat fewer of many")
+	workerThreads := fs.Int("worker-threads", 1, "inference threads of each local worker: on one machine, more workers of one thread beat fewer of many")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
 	pf := policyFlags(fs)
@@ -81,8 +81,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	provider := local.New(local.Config{
 		Command: workerArgv(exe, workerQueue, blobsURL, modelPath, qf, append(af.args(),
-			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels))...),
-		Env:    []string{fmt.Sprintf("GOMAXPROCS=%d", *workerThreads)},
+			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels),
+			"--threads", fmt.Sprint(*workerThreads))...),
 		Logger: log,
 	})
 	defer func() {

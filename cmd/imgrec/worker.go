@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/nn"
 	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
@@ -27,6 +28,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	id := fs.String("id", "", "instance id reported in answers and logs (default $IMGREC_INSTANCE_ID, else the host name)")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
+	threads := fs.Int("threads", 0, "inference threads (default: one per core); see GOMAXPROCS for the whole process")
 	batch := fs.Int("batch", worker.DefaultMaxBatch, "most images classified in one pass; a batch is whatever is in hand when the classifier is free")
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "most requests in hand at once (received, not yet acknowledged)")
 	qf := queueFlags(fs)
@@ -44,6 +46,10 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 			*id, _ = os.Hostname()
 		}
 	}
+	if *threads < 0 {
+		return usagef("--threads %d: want 0 (one per core) or more", *threads)
+	}
+	nn.SetThreads(*threads)
 	classifier, modelPath, err := loadClassifier(*modelFlag, *profileFlag)
 	if err != nil {
 		return err
