@@ -2,7 +2,9 @@ package imgrec
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // BlobStore is a bucket of small objects: the input bucket holds uploaded
@@ -28,4 +30,38 @@ type BlobInfo struct {
 	Key      string    `json:"key"`
 	Size     int64     `json:"size"`
 	Modified time.Time `json:"modified"`
+}
+
+// MaxKeyLen is the longest key: the longest file name Linux and macOS file
+// systems accept, since the filesystem backend stores a key as a file name.
+const MaxKeyLen = 255
+
+// CheckKey rejects keys that are not plain file names: empty, longer than
+// MaxKeyLen, starting with '.' (reserved for backends' temporary objects),
+// not UTF-8, or holding a path separator or a control character. Keys come
+// from clients; every backend applies the same rules, so a deployment can
+// move between them and no key reaches outside its bucket.
+func CheckKey(key string) error {
+	bad := func(why string) error {
+		return Errorf(EINVALID, "invalid key %q: %s", key, why)
+	}
+	switch {
+	case key == "":
+		return bad("empty")
+	case len(key) > MaxKeyLen:
+		return bad("longer than 255 bytes")
+	case strings.HasPrefix(key, "."):
+		return bad("starts with '.'")
+	case !utf8.ValidString(key):
+		return bad("not UTF-8")
+	}
+	for _, r := range key {
+		switch {
+		case r == '/' || r == '\\':
+			return bad("contains a path separator")
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return bad("contains a control character")
+		}
+	}
+	return nil
 }

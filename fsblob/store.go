@@ -142,7 +142,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]im
 	var infos []imgrec.BlobInfo
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() || name <= after || !strings.HasPrefix(name, prefix) || checkKey("", name) != nil {
+		if !e.Type().IsRegular() || name <= after || !strings.HasPrefix(name, prefix) || imgrec.CheckKey(name) != nil {
 			continue
 		}
 		fi, err := e.Info()
@@ -174,5 +174,8 @@ func (s *Store) check(ctx context.Context, op, key string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s %q: %w", op, key, err)
 	}
-	return checkKey(op, key)
+	if err := imgrec.CheckKey(key); err != nil {
+		return fmt.Errorf("%s in %s: %w", op, s.dir, err)
+	}
+	return nil
 }

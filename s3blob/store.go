@@ -132,7 +132,7 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]im
 		}
 		for _, o := range page.Contents {
 			key := aws.ToString(o.Key)
-			if checkKey("", "", key) != nil {
+			if imgrec.CheckKey(key) != nil {
 				continue
 			}
 			infos = append(infos, imgrec.BlobInfo{Key: key, Size: aws.ToInt64(o.Size), Modified: aws.ToTime(o.LastModified)})
