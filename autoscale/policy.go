@@ -17,7 +17,8 @@ import (
 type Policy struct {
 	Min, Max int
 	// TargetPerInstance is the depth (waiting + in flight) one instance is
-	// expected to absorb: desired = ceil(depth / TargetPerInstance).
+	// expected to absorb: desired = ceil(depth / TargetPerInstance), but
+	// never fewer than the instances busy.
 	TargetPerInstance int
 	// Window is how far back depth readings are remembered; the largest
 	// counts, so one low reading cannot trigger a scale-in.
