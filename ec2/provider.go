@@ -65,8 +65,9 @@ const (
 	DefaultMax = 20
 	// DefaultInstanceType has 2 vCPUs with AVX-512, which the engine's
 	// kernels use, and 4 GiB: the reference profile classifies at full
-	// resolution, so two large images in hand (worker --concurrency 2, up to
-	// --max-pixels 40 Mpx) can need more than the 2 GiB of a t3.small.
+	// resolution, so the two 40 Mpx images a worker may hold at once (its
+	// pixel budget, worker.DefaultMaxPixelsInHand) can need more than the
+	// 2 GiB of a t3.small.
 	// Burstable suits a tier that idles at zero between bursts.
 	DefaultInstanceType = "t3.medium"
 )

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/vision"
 )
 
 // gatedClassifier records the size of every batch and holds its first call
@@ -150,4 +151,38 @@ func TestInvalidImageDoesNotFailItsBatch(t *testing.T) {
 		t.Errorf("batches %v: the tiny image was never batched with others", sizes)
 	}
 	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 && s.DeadLetters == 1 })
+}
+
+// TestPixelBudget: decoded images wait within MaxPixelsInHand, so batches
+// stay within it whatever MaxBatch and Concurrency allow; an image larger
+// than the whole budget still goes, alone.
+func TestPixelBudget(t *testing.T) {
+	r := newRig(t, 10*time.Second)
+	gate := newGated(r.cfg.Classifier)
+	cfg := r.cfg
+	cfg.Classifier, cfg.MaxBatch, cfg.Concurrency = gate, 8, 8
+	cfg.Size = func(b []byte) (int, int, error) {
+		_, w, h, err := vision.Config(b)
+		return w, h, err
+	}
+	cfg.MaxPixelsInHand = 2 * 64 * 64 // two course images
+	r.send(t, "big", "big.png", largePNG(t))
+	for i := range 6 {
+		name := fmt.Sprintf("test_%d.JPEG", i)
+		r.send(t, fmt.Sprint("id-", i), name, course(t, name))
+	}
+	defer r.run(t, cfg)()
+	defer gate.release()
+	<-gate.entered
+	gate.release()
+	for range 7 {
+		if resp := r.reply(t); resp.Label == "" {
+			t.Fatalf("%s: %+v", resp.ID, resp)
+		}
+	}
+	for _, n := range gate.sizes() {
+		if n > 2 {
+			t.Fatalf("batches %v: more than the two images the budget holds", gate.sizes())
+		}
+	}
 }

@@ -29,6 +29,9 @@ const (
 	// DefaultConcurrency lets the next batch be fetched and decoded, and the
 	// last one stored and acknowledged, while the current one is inferred.
 	DefaultConcurrency = 2 * DefaultMaxBatch
+	// DefaultMaxPixelsInHand is two images at vision's default pixel limit:
+	// about 1 GiB of decoded RGB and tensors.
+	DefaultMaxPixelsInHand = 80_000_000
 )
 
 // Config wires a worker to its queue, buckets and classifier.
@@ -50,6 +53,14 @@ type Config struct {
 	// Concurrency bounds the requests in hand at once (received and not yet
 	// acknowledged), so a busy worker never hoards what idle ones could take.
 	Concurrency int
+	// Size reads an image's dimensions from its header, so the worker can
+	// hold back a large image before decoding it (see MaxPixelsInHand). Nil:
+	// no pixel budget.
+	Size func([]byte) (width, height int, err error)
+	// MaxPixelsInHand bounds the pixels of the images decoded and not yet
+	// classified, whatever Concurrency says: many course images fit, two
+	// huge ones do not. An image larger than the whole budget goes alone.
+	MaxPixelsInHand int64
 	// Status receives "ready", "busy" and "idle" lines, so a provider can
 	// tell which instances may be scaled in (see package local).
 	Status io.Writer
@@ -68,6 +79,10 @@ type Worker struct {
 	// preparing counts requests received whose images are being fetched
 	// and decoded: the batcher waits for them rather than run without them.
 	preparing atomic.Int32
+
+	pixelsMu   sync.Mutex
+	pixelsCond sync.Cond
+	pixelsFree int64 // of MaxPixelsInHand
 }
 
 // maxPrepareWait bounds how long a batch waits for requests being prepared;
@@ -94,11 +109,16 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = max(DefaultConcurrency, cfg.MaxBatch)
 	}
+	if cfg.MaxPixelsInHand <= 0 {
+		cfg.MaxPixelsInHand = DefaultMaxPixelsInHand
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, log: log.With("instance", cfg.ID)}, nil
+	w := &Worker{cfg: cfg, log: log.With("instance", cfg.ID), pixelsFree: cfg.MaxPixelsInHand}
+	w.pixelsCond.L = &w.pixelsMu
+	return w, nil
 }
 
 // task is one request in hand, from receipt to acknowledgement.
@@ -107,6 +127,7 @@ type task struct {
 	log           *slog.Logger
 	start         time.Time
 	img           *imgrec.Image
+	pixels        int64 // of the worker's budget, held until img is classified
 	stopExtending func()
 }
 
@@ -218,7 +239,9 @@ func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
 		err = permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}
 	case err != nil:
 	default:
+		t.pixels = w.holdPixels(data)
 		if t.img, err = w.cfg.Decode(data); err != nil {
+			w.releasePixels(t)
 			err = permanent{err}
 		}
 	}
@@ -250,6 +273,7 @@ func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.Wa
 	perImage := time.Since(t0).Seconds() / float64(len(batch))
 	for i, t := range batch {
 		t.img = nil
+		w.releasePixels(t)
 		go func() {
 			defer finishers.Done()
 			defer func() { w.setBusy(-1); <-slots }()
@@ -378,4 +402,36 @@ func (w *Worker) writeStatus(word string) {
 	if w.cfg.Status != nil {
 		io.WriteString(w.cfg.Status, word+"\n")
 	}
+}
+
+// holdPixels waits until the image in data fits in the pixel budget and
+// takes its share. An image whose header cannot be read costs nothing here:
+// decoding will refuse it.
+func (w *Worker) holdPixels(data []byte) int64 {
+	if w.cfg.Size == nil {
+		return 0
+	}
+	width, height, err := w.cfg.Size(data)
+	if err != nil {
+		return 0
+	}
+	n := min(int64(width)*int64(height), w.cfg.MaxPixelsInHand)
+	w.pixelsMu.Lock()
+	defer w.pixelsMu.Unlock()
+	for w.pixelsFree < n {
+		w.pixelsCond.Wait()
+	}
+	w.pixelsFree -= n
+	return n
+}
+
+func (w *Worker) releasePixels(t *task) {
+	if t.pixels == 0 {
+		return
+	}
+	w.pixelsMu.Lock()
+	w.pixelsFree += t.pixels
+	t.pixels = 0
+	w.pixelsMu.Unlock()
+	w.pixelsCond.Broadcast()
 }

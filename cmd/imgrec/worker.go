@@ -77,6 +77,10 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		Decode: func(data []byte) (*imgrec.Image, error) {
 			return vision.Decode(data, vision.Limits{MaxPixels: *maxPixels})
 		},
+		Size: func(data []byte) (int, int, error) {
+			_, w, h, err := vision.Config(data)
+			return w, h, err
+		},
 		ID:          *id,
 		MaxAttempts: *maxAttempts,
 		MaxBatch:    *batch,
