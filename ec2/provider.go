@@ -72,6 +72,10 @@ const (
 	DefaultInstanceType = "t3.medium"
 )
 
+// MinBilled is EC2's least charge for each start of an instance (Linux,
+// per-second billing).
+const MinBilled = time.Minute
+
 // describeGrace is how long a launched instance that DescribeInstances does
 // not show yet still counts as pending.
 const describeGrace = time.Minute

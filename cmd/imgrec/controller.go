@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/ec2"
 )
 
 func init() {
@@ -23,6 +24,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	af := awsFlags(fs)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
 	pf := policyFlags(fs)
+	minBilled := fs.Duration("min-billed", -1, "keep an idle instance until it has run this long, since stopping it sooner saves nothing (default: 1m with --provider ec2, EC2's least charge per start; else 0)")
 	qf := queueFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -58,7 +60,14 @@ func runController(ctx context.Context, e *env, args []string) error {
 		defer stop()
 		go serveHTTP(mctx, log, *metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), time.Second, func(a net.Addr) {})
 	}
-	ctl := &autoscale.Controller{Queue: q, Provider: provider, Scaler: autoscale.NewScaler(pf.policy()), Logger: log, Observed: metrics.Observe}
+	policy := pf.policy()
+	switch {
+	case *minBilled >= 0:
+		policy.MinBilled = *minBilled
+	case prov.name == "ec2":
+		policy.MinBilled = ec2.MinBilled
+	}
+	ctl := &autoscale.Controller{Queue: q, Provider: provider, Scaler: autoscale.NewScaler(policy), Logger: log, Observed: metrics.Observe}
 	log.Info("controller started", "queue", *queueURL, "provider", prov.name, "max_instances", pf.p.Max)
 	return ctl.Run(ctx)
 }

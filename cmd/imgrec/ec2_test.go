@@ -61,6 +61,7 @@ func TestControllerOnEC2(t *testing.T) {
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "ec2",
 		"--cluster", cluster, "--ec2-image-id", "ami-12c6146b", "--max-instances", "3",
 		"--scale-window", "500ms", "--scale-in-after", "500ms",
+		"--min-billed", "0", // not EC2's minute: the test would wait it out
 		"--queue", queue, "--blobs", blobs, "--metrics-addr", "", "--log-level", "info")
 
 	// instances lists the cluster's instances through the EC2 API, by state.

@@ -150,7 +150,7 @@ func policyFlags(fs *flag.FlagSet) *policyFlagSet {
 	pf := &policyFlagSet{}
 	fs.IntVar(&pf.p.Min, "min-instances", 0, "instances kept running even when idle")
 	fs.IntVar(&pf.p.Max, "max-instances", autoscale.DefaultMax, "most instances ever running")
-	fs.IntVar(&pf.p.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this)")
+	fs.IntVar(&pf.p.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this), never fewer than are busy, nothing that would boot after the backlog is gone")
 	fs.DurationVar(&pf.p.Window, "scale-window", autoscale.DefaultWindow, "depth readings this recent are considered together (the largest counts)")
 	fs.DurationVar(&pf.p.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped")
 	fs.IntVar(&pf.p.WarmPool, "warm-pool", 0, "stopped instances kept for a fast restart (0: as many as --max-instances)")
