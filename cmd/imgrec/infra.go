@@ -178,10 +178,18 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	// What exists already, so that the report says what changed.
-	buckets, err := s3blob.Describe(ctx, cl.s3, c.input, c.output)
-	if err != nil {
-		return err
+	// What exists already, so that the report says what changed. A bucket
+	// of another account fails here, as access denied.
+	bucketExisted := map[string]bool{}
+	for _, b := range []string{c.input, c.output} {
+		_, err := s3blob.Open(ctx, cl.s3, b)
+		switch imgrec.ErrorCode(err) {
+		case "":
+			bucketExisted[b] = true
+		case imgrec.ENOTFOUND:
+		default:
+			return err
+		}
 	}
 	reqBefore, err := readQueueSettings(ctx, cl.sqs, c.queue)
 	if err != nil {
@@ -208,8 +216,8 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "%s %s: %s\n", kind, name, what)
 	}
-	for _, b := range buckets {
-		report("bucket", b.Name, existsOrCreated(b.Exists))
+	for _, b := range []string{c.input, c.output} {
+		report("bucket", b, existsOrCreated(bucketExisted[b]))
 	}
 	want := queueSettings{visibility: *visibility, maxReceive: *maxReceive, deadLetters: dlqName}
 	switch {
