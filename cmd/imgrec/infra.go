@@ -239,7 +239,9 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "# cluster %s: the tiers' settings. Paste these lines (or eval \"$(imgrec infra up ...)\"), then run\n"+
 		"#   imgrec web\n#   imgrec controller --provider ec2 --ec2-image-id AMI --ec2-instance-profile PROFILE\n"+
 		"# or give them as flags: --queue %s --blobs %s, and the controller --cluster %s.\n", c.name, queue, blobs, c.name)
-	exports := [][2]string{{"QUEUE", queue}, {"BLOBS", blobs}, {"CLUSTER", c.name}, {"VISIBILITY", visibility.String()}, {"REGION", cl.region}}
+	// BUCKET_PREFIX is for infra status and down; the tiers have no such flag.
+	exports := [][2]string{{"QUEUE", queue}, {"BLOBS", blobs}, {"CLUSTER", c.name}, {"BUCKET_PREFIX", c.bucketPrefix},
+		{"VISIBILITY", visibility.String()}, {"REGION", cl.region}}
 	if cl.endpoint != "" {
 		exports = append(exports, [2]string{"ENDPOINT_URL", cl.endpoint})
 	}

@@ -229,13 +229,14 @@ func openTerminal(t *testing.T) (tty, keyboard *os.File) {
 func TestInfraUpStatusDown(t *testing.T) {
 	_, api := useMoto(t, true)
 	cluster := fmt.Sprintf("infra-%d", time.Now().UnixNano()%1e9)
-	queue, prefix := "imgrec-"+cluster+"-requests", "imgrec-"+cluster
+	// A bucket prefix of its own, as on AWS, where bucket names are global.
+	queue, prefix := "imgrec-"+cluster+"-requests", "test-"+cluster
 	input, output := prefix+"-input", prefix+"-output"
 	// Its request queue's name starts with this cluster's, and so do its buckets.
 	neighbour := cluster + "-requests"
 	t.Cleanup(func() { execute(context.Background(), "infra", "down", "--yes", "--cluster", neighbour) })
 
-	code, stdout, stderr := runImgrec(t, "infra", "up", "--cluster", cluster)
+	code, stdout, stderr := runImgrec(t, "infra", "up", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 0 {
 		t.Fatalf("up: exit %d: %s", code, stderr)
 	}
@@ -252,15 +253,15 @@ func TestInfraUpStatusDown(t *testing.T) {
 		t.Errorf("after up, visibility %s, redrive policy %s; want 60 and 10 receives to %s-dlq", vis, redrive, queue)
 	}
 	ex := exports(t, stdout)
-	if ex["IMGREC_QUEUE"] != "sqs://"+queue || ex["IMGREC_BLOBS"] != "s3://"+prefix || ex["IMGREC_CLUSTER"] != cluster {
-		t.Errorf("up printed %v; want the queue, buckets and cluster:\n%s", ex, stdout)
+	if ex["IMGREC_QUEUE"] != "sqs://"+queue || ex["IMGREC_BLOBS"] != "s3://"+prefix || ex["IMGREC_CLUSTER"] != cluster || ex["IMGREC_BUCKET_PREFIX"] != prefix {
+		t.Errorf("up printed %v; want the queue, buckets, cluster and bucket prefix:\n%s", ex, stdout)
 	}
 
-	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster)
+	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 0 || !strings.Contains(stderr, "nothing changed") || strings.Contains(stderr, "created") {
 		t.Errorf("up again: exit %d, %q; want 0 and nothing changed", code, stderr)
 	}
-	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster, "--visibility", "30s", "--max-receive-count", "5")
+	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster, "--bucket-prefix", prefix, "--visibility", "30s", "--max-receive-count", "5")
 	if code != 0 || !strings.Contains(stderr, "updated (visibility 1m0s → 30s, max receive count 10 → 5)") {
 		t.Errorf("up with new settings: exit %d, %q; want the queue updated", code, stderr)
 	}
@@ -304,7 +305,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 		api.ec2.TerminateInstances(context.Background(), &awsec2.TerminateInstancesInput{InstanceIds: spared})
 	})
 
-	code, stdout, stderr = runImgrec(t, "infra", "status", "--cluster", cluster)
+	code, stdout, stderr = runImgrec(t, "infra", "status", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, stderr)
 	}
@@ -317,7 +318,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}
 	}
-	code, stdout, stderr = runImgrec(t, "infra", "status", "--cluster", cluster, "--json")
+	code, stdout, stderr = runImgrec(t, "infra", "status", "--cluster", cluster, "--bucket-prefix", prefix, "--json")
 	var st infraState
 	if err := json.Unmarshal([]byte(stdout), &st); code != 0 || err != nil {
 		t.Fatalf("status --json: exit %d, %v: %s%s", code, err, stdout, stderr)
@@ -338,14 +339,14 @@ func TestInfraUpStatusDown(t *testing.T) {
 	}
 
 	// Not a terminal, no --yes: refused before anything is touched.
-	code, _, stderr = runImgrec(t, "infra", "down", "--cluster", cluster)
+	code, _, stderr = runImgrec(t, "infra", "down", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 2 || !strings.Contains(stderr, "stdin is not a terminal, and --yes is not set") {
 		t.Errorf("down without --yes: exit %d, %q; want 2 and a refusal", code, stderr)
 	}
 	// On a terminal, a wrong answer deletes nothing either.
 	tty, keyboard := openTerminal(t)
 	keyboard.WriteString("demo\n")
-	code, _, stderr = executeWithStdin(t, tty, "infra", "down", "--cluster", cluster)
+	code, _, stderr = executeWithStdin(t, tty, "infra", "down", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 1 || !strings.Contains(stderr, "Type the cluster name ("+cluster+")") || !strings.Contains(stderr, "not confirmed; nothing deleted") {
 		t.Errorf("down answered with another name: exit %d, %q; want 1, the question and no deletion", code, stderr)
 	}
@@ -355,7 +356,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 
 	// Confirmed by typing the name.
 	keyboard.WriteString(cluster + "\n")
-	code, stdout, stderr = executeWithStdin(t, tty, "infra", "down", "--cluster", cluster)
+	code, stdout, stderr = executeWithStdin(t, tty, "infra", "down", "--cluster", cluster, "--bucket-prefix", prefix)
 	if code != 0 {
 		t.Fatalf("down: exit %d: %s%s", code, stdout, stderr)
 	}
@@ -389,7 +390,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 		t.Errorf("down deleted the buckets of %s", neighbour)
 	}
 
-	code, stdout, _ = runImgrec(t, "infra", "down", "--cluster", cluster, "--yes")
+	code, stdout, _ = runImgrec(t, "infra", "down", "--cluster", cluster, "--bucket-prefix", prefix, "--yes")
 	if code != 0 || !strings.Contains(stdout, "nothing to delete") {
 		t.Errorf("down again: exit %d, %q; want 0 and nothing to delete", code, stdout)
 	}
