@@ -123,8 +123,11 @@ func TestStoresRepliesThenAcks(t *testing.T) {
 		t.Fatalf("output: %q %v", got, err)
 	}
 	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 })
-	if s := status.String(); s != "ready\nbusy\nidle\n" {
-		t.Errorf("status lines %q", s)
+	// "idle" follows the ack, a moment after the queue has it.
+	for deadline := time.Now().Add(10 * time.Second); status.String() != "ready\nbusy\nidle\n"; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("status lines %q", status.String())
+		}
 	}
 }
 
@@ -198,21 +201,40 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 && s.DeadLetters == 1 })
 }
 
-// TestExtendsVisibilityWhileWorking runs a slow (large) image with a
-// visibility timeout far shorter than the work: extension keeps it from being
-// handed to anyone else.
+// slowClassifier takes at least delay per call, like a large image on a
+// slow machine, whatever this machine's speed.
+type slowClassifier struct {
+	imgrec.Classifier
+	delay time.Duration
+	calls atomic.Int32
+}
+
+func (s *slowClassifier) Classify(ctx context.Context, imgs []*imgrec.Image, k int) ([][]imgrec.Prediction, error) {
+	s.calls.Add(1)
+	time.Sleep(s.delay)
+	return s.Classifier.Classify(ctx, imgs, k)
+}
+
+// TestExtendsVisibilityWhileWorking: work three times longer than the
+// visibility timeout is never handed to anyone else, thanks to extension.
 func TestExtendsVisibilityWhileWorking(t *testing.T) {
 	r := newRig(t, 500*time.Millisecond)
 	cfg := r.cfg
 	cfg.ExtendEvery = 100 * time.Millisecond
+	slow := &slowClassifier{Classifier: cfg.Classifier, delay: 1500 * time.Millisecond}
+	cfg.Classifier = slow
 	defer r.run(t, cfg)()
-	r.send(t, "slow", "big.png", largePNG(t))
+	r.send(t, "slow", "test_3.JPEG", course(t, "test_3.JPEG"))
 	resp := r.reply(t)
 	if resp.Attempt != 1 || resp.Label == "" {
 		t.Fatalf("want one delivery, got %+v", resp)
 	}
-	if resp.Inference < 0.5 {
+	if resp.Inference < 1.5 {
 		t.Fatalf("inference took %.2fs; the test needs work longer than the 0.5s visibility", resp.Inference)
+	}
+	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 })
+	if n := slow.calls.Load(); n != 1 {
+		t.Fatalf("classified %d times: the request was handed out again while in hand", n)
 	}
 }
 
