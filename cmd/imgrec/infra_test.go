@@ -429,8 +429,8 @@ func TestInfraUsage(t *testing.T) {
 // provider and two workers, all separate processes, configured by nothing
 // but the lines up printed; loadgen's 100 requests are all answered right;
 // `imgrec infra down --yes` leaves nothing behind. Moto's instances run no
-// code, so the controller's instances do no work: the two workers started
-// here stand in for the workers they would run.
+// code, so the controller's instances do no work: two workers, started
+// once it has launched instances, stand in for the workers they would run.
 func TestInfraDemo(t *testing.T) {
 	srv, api := useMoto(t, false)
 	const cluster = "demo"
@@ -450,16 +450,20 @@ func TestInfraDemo(t *testing.T) {
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0")
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "ec2",
 		"--ec2-image-id", motoAMI, "--max-instances", "4", "--metrics-addr", "", "--log-level", "info")
-	workers := []*served{
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w1"),
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w2"),
+	type result struct {
+		code           int
+		stdout, stderr string
 	}
-	code, stdout, stderr = runImgrec(t, "loadgen", "--url", web.url, "--image-folder", filepath.Join(sharedDir, "data/imagenet-100"),
-		"--num-request", "100", "--concurrency", "100", "--expected", filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"), "--json")
-	var sum struct{ OK, Wrong, Failed int }
-	if err := json.Unmarshal([]byte(stdout), &sum); code != 0 || err != nil || sum.OK != 100 {
-		t.Fatalf("loadgen: exit %d, %v: %s%s\ncontroller log:\n%s", code, err, stdout, stderr, ctl.logText())
-	}
+	loaded := make(chan result, 1)
+	go func() {
+		var r result
+		r.code, r.stdout, r.stderr = runImgrec(t, "loadgen", "--url", web.url, "--image-folder", filepath.Join(sharedDir, "data/imagenet-100"),
+			"--num-request", "100", "--concurrency", "100", "--expected", filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"), "--json")
+		loaded <- r
+	}()
+
+	// The requests wait until the controller has launched instances; then
+	// the workers come, as the instances' workers would.
 	launched := func() (ids []string) {
 		for id, st := range api.states(cluster) {
 			if st != ec2types.InstanceStateNameTerminated {
@@ -469,6 +473,15 @@ func TestInfraDemo(t *testing.T) {
 		return ids
 	}
 	waitFor(t, "instances launched by the controller", func() bool { return len(launched()) > 0 })
+	workers := []*served{
+		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w1"),
+		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w2"),
+	}
+	r := <-loaded
+	var sum struct{ OK, Wrong, Failed int }
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.OK != 100 {
+		t.Fatalf("loadgen: exit %d, %v: %s%s\ncontroller log:\n%s", r.code, err, r.stdout, r.stderr, ctl.logText())
+	}
 
 	// The tiers stop before down, the controller too, so that it launches
 	// nothing more; each may wait out a long poll, so all at once.
