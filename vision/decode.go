@@ -38,6 +38,17 @@ func Decode(data []byte, lim Limits) (*imgrec.Image, error) {
 	return nil, imgrec.Errorf(imgrec.EINVALID, "not a JPEG or PNG image")
 }
 
+// Check reads only the header and refuses what Decode would refuse before
+// decoding: anything but a JPEG or PNG header, no pixels, too many pixels
+// (ETOOLARGE). A file it accepts may still be corrupt further on.
+func Check(data []byte, lim Limits) error {
+	_, w, h, err := Config(data)
+	if err != nil {
+		return err
+	}
+	return checkSize(w, h, lim.maxPixels())
+}
+
 // Config reads only the header: format ("jpeg" or "png"), width, height.
 func Config(data []byte) (format string, width, height int, err error) {
 	switch {

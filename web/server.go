@@ -10,7 +10,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,12 +30,15 @@ type Config struct {
 	Queue  imgrec.Queue
 	Input  imgrec.BlobStore
 	Output imgrec.BlobStore
-	// Decode validates and decodes uploads (vision.Decode with the pixel
-	// limit): a bad image is refused here, before it costs a worker anything.
-	Decode func([]byte) (*imgrec.Image, error)
+	// Check refuses uploads that are no image a worker could take, from
+	// their header: format, dimensions, the pixel limit (vision.Check). A
+	// file corrupt further on is refused by the worker that decodes it,
+	// and its client gets the reason all the same. Decoding every upload
+	// here too would cost the web tier as much CPU as the rest of its work.
+	Check func([]byte) error
 
 	MaxUploadBytes int64         // larger uploads get 413
-	MaxPixels      int64         // shown on the page before upload (Decode enforces it); 0 shows none
+	MaxPixels      int64         // shown on the page before upload (Check enforces it); 0 shows none
 	Timeout        time.Duration // how long a synchronous request waits for its answer
 	AdminToken     string        // enables POST /v1/reset; empty disables it
 	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
@@ -60,9 +62,6 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	done    chan struct{}
-	// decodeSlots bounds concurrent validation decodes: a 40 Mpx image
-	// needs about 120 MB, so a burst of them must queue, not pile up.
-	decodeSlots chan struct{}
 
 	history      *history
 	stopSampling chan struct{}
@@ -71,7 +70,7 @@ type Server struct {
 
 // New opens the reply inbox and builds the routes.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Queue == nil || cfg.Input == nil || cfg.Output == nil || cfg.Decode == nil {
+	if cfg.Queue == nil || cfg.Input == nil || cfg.Output == nil || cfg.Check == nil {
 		return nil, errors.New("web: queue, buckets and decoder are required")
 	}
 	if cfg.MaxUploadBytes <= 0 {
@@ -92,8 +91,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}),
-		decodeSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
-		history:     &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
+		history: &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
 	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
 	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
 		s.history.answered.Add(1)

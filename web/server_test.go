@@ -81,7 +81,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	decode := func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, vision.Limits{MaxPixels: o.maxPixels}) }
 	reg := prometheus.NewRegistry()
 	srv, err := New(ctx, Config{
-		Queue: q, Input: in, Output: out, Decode: decode,
+		Queue: q, Input: in, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
 		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
 		Registry: reg, Gatherer: reg,
 	})
@@ -207,7 +207,8 @@ func TestBadInput(t *testing.T) {
 		{"no file field", formWith("other", "a.jpg", jpeg, s.url+"/"), 400, `field "myfile"`},
 		{"empty file", formWith("myfile", "a.jpg", nil, s.url+"/"), 400, "empty"},
 		{"not an image", formWith("myfile", "a.jpg", []byte("hello, I am text"), s.url+"/"), 400, "not a JPEG or PNG"},
-		{"truncated JPEG", formWith("myfile", "a.jpg", jpeg[:len(jpeg)/2], s.url+"/"), 400, "truncated"},
+		// The header is fine: the worker finds the rest missing.
+		{"truncated JPEG", formWith("myfile", "a.jpg", jpeg[:len(jpeg)/2], s.url+"/"), 422, "truncated"},
 		{"too many pixels", formWith("myfile", "a.png", big.Bytes(), s.url+"/"), 413, "Mpx"},
 		{"over upload limit", formWith("myfile", "a.jpg", bytes.Repeat([]byte{1}, 70<<10), s.url+"/"), 413, "64 KiB"},
 		{"too small to classify", formWith("myfile", "t.png", tiny.Bytes(), s.url+"/"), 422, "at least 32x32"},
@@ -231,8 +232,8 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("after bad input: %d %q", code, body)
 	}
 	waitFor(t, func() bool { st, _ := s.queue.Stats(context.Background()); return st.Depth() == 0 })
-	if st, _ := s.queue.Stats(context.Background()); st.DeadLetters != 1 {
-		t.Errorf("dead letters = %d, want 1 (the too-small image)", st.DeadLetters)
+	if st, _ := s.queue.Stats(context.Background()); st.DeadLetters != 2 {
+		t.Errorf("dead letters = %d, want 2 (the truncated and the too-small image)", st.DeadLetters)
 	}
 }
 

@@ -167,23 +167,14 @@ func (s *Server) storeInput(ctx context.Context, u *upload) (string, error) {
 	return "", imgrec.Errorf(imgrec.ECONFLICT, "could not find a free key for %s", u.name)
 }
 
-// validate decodes the image once so that a bad one is refused now, with its
-// reason, rather than dead-lettered by a worker.
-func (s *Server) validate(ctx context.Context, data []byte) error {
-	select {
-	case s.decodeSlots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-s.decodeSlots }()
-	_, err := s.cfg.Decode(data)
-	return err
-}
+// validate refuses, with its reason, an upload that is no image a worker
+// could take.
+func (s *Server) validate(data []byte) error { return s.cfg.Check(data) }
 
 // submit validates, stores and queues an upload and returns its job; async
 // jobs have nobody waiting for them.
 func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error) {
-	if err := s.validate(ctx, u.data); err != nil {
+	if err := s.validate(u.data); err != nil {
 		return nil, err
 	}
 	key, err := s.storeInput(ctx, u)

@@ -102,7 +102,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 
 	srv, err := web.New(ctx, web.Config{
-		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
+		Queue: q, Input: b.input, Output: b.output, Check: wf.check(),
 		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	})
@@ -138,9 +138,9 @@ func webFlags(fs *flag.FlagSet) *webFlagSet {
 	}
 }
 
-func (w *webFlagSet) decoder() func([]byte) (*imgrec.Image, error) {
+func (w *webFlagSet) check() func([]byte) error {
 	lim := vision.Limits{MaxPixels: *w.maxPixels}
-	return func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, lim) }
+	return func(b []byte) error { return vision.Check(b, lim) }
 }
 
 // policyFlagSet holds the controller's tunables, shared by serve and controller.

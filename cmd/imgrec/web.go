@@ -41,7 +41,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	defer q.Close()
 	reg := newRegistry()
 	srv, err := web.New(ctx, web.Config{
-		Queue: q, Input: b.input, Output: b.output, Decode: wf.decoder(),
+		Queue: q, Input: b.input, Output: b.output, Check: wf.check(),
 		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	})
