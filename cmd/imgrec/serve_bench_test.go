@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,14 +51,17 @@ func BenchmarkServeBurst(b *testing.B) {
 // process on every core, batch images per call: the pipeline's peer. With
 // batch 1 it answers one request at a time, as the course's app tier does;
 // with batch 8 it is the engine at its best, as `imgrec classify` runs it.
+// It is the median of rounds over the images for two seconds, so one
+// disturbed round (this machine shares its host) does not set the peer.
 func engineImagesPerSecond(b *testing.B, imgs []loadgen.Image, batch int) float64 {
 	m, err := resnet.Load(standinModel)
 	if err != nil {
 		b.Fatal(err)
 	}
 	c := &resnet.Classifier{Model: m, Profile: vision.ProfileReference, MaxBatch: batch}
-	start := time.Now()
-	for range 3 {
+	var rates []float64
+	for start := time.Now(); time.Since(start) < 2*time.Second; {
+		round := time.Now()
 		for i := 0; i < len(imgs); i += batch {
 			var decoded []*imgrec.Image
 			for _, im := range imgs[i:min(i+batch, len(imgs))] {
@@ -71,8 +75,10 @@ func engineImagesPerSecond(b *testing.B, imgs []loadgen.Image, batch int) float6
 				b.Fatal(err)
 			}
 		}
+		rates = append(rates, float64(len(imgs))/time.Since(round).Seconds())
 	}
-	return float64(3*len(imgs)) / time.Since(start).Seconds()
+	slices.Sort(rates)
+	return rates[len(rates)/2]
 }
 
 // BenchmarkServeThroughput measures sustained throughput (2000 requests, 32
