@@ -12,6 +12,10 @@ type Request struct {
 	Key     string    `json:"key"`                // input bucket key, e.g. "test_0.JPEG"
 	ReplyTo string    `json:"reply_to,omitempty"` // response address from Inbox.Address; "" when nobody waits
 	Sent    time.Time `json:"sent"`
+	// Image is the image itself when the web tier sends small ones inline
+	// (web --inline-max-bytes), saving the worker a read of the input
+	// bucket; the input bucket holds it all the same. Empty otherwise.
+	Image []byte `json:"image,omitempty"`
 }
 
 // Response is a worker's answer to a Request.

@@ -42,6 +42,10 @@ type Config struct {
 	Timeout        time.Duration // how long a synchronous request waits for its answer
 	AdminToken     string        // enables POST /v1/reset; empty disables it
 	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
+	// InlineMaxBytes: images up to this size also travel inside the
+	// request message (Request.Image); 0 never. One the queue refuses as
+	// too large is sent again with the key alone.
+	InlineMaxBytes int
 
 	// Submitted, if set, is called after each request is queued (serve
 	// nudges its controller with it).

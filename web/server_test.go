@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,11 @@ type stackOptions struct {
 	maxUpload int64
 	maxPixels int64
 	timeout   time.Duration
+	inlineMax int
+	// webQueue and workerInput, if set, wrap what the web tier and the
+	// worker see of the queue and the input bucket.
+	webQueue    func(imgrec.Queue) imgrec.Queue
+	workerInput func(imgrec.BlobStore) imgrec.BlobStore
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -80,8 +86,16 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	}
 	decode := func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, vision.Limits{MaxPixels: o.maxPixels}) }
 	reg := prometheus.NewRegistry()
+	var webQ imgrec.Queue = q
+	if o.webQueue != nil {
+		webQ = o.webQueue(q)
+	}
+	var workerIn imgrec.BlobStore = in
+	if o.workerInput != nil {
+		workerIn = o.workerInput(in)
+	}
 	srv, err := New(ctx, Config{
-		Queue: q, Input: in, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
+		Queue: webQ, Input: in, InlineMaxBytes: o.inlineMax, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
 		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
 		Registry: reg, Gatherer: reg,
 	})
@@ -91,7 +105,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	var wg sync.WaitGroup
 	if !o.noWorker {
 		w, err := worker.New(worker.Config{
-			Queue: q, Input: in, Output: out, Decode: decode, ID: "test-worker",
+			Queue: q, Input: workerIn, Output: out, Decode: decode, ID: "test-worker",
 			Classifier: &resnet.Classifier{Model: standin(t), Profile: vision.ProfileReference},
 		})
 		if err != nil {
@@ -427,4 +441,69 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not met within 10s")
+}
+
+// countingStore counts Gets.
+type countingStore struct {
+	imgrec.BlobStore
+	gets atomic.Int32
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	c.gets.Add(1)
+	return c.BlobStore.Get(ctx, key)
+}
+
+// smallQueue refuses requests carrying an image, as a queue with a small
+// message limit (SQS: 256 KiB) refuses a large one.
+type smallQueue struct {
+	imgrec.Queue
+	refused atomic.Int32
+}
+
+func (q *smallQueue) Send(ctx context.Context, r imgrec.Request) error {
+	if len(r.Image) > 0 {
+		q.refused.Add(1)
+		return imgrec.Errorf(imgrec.ETOOLARGE, "message too large")
+	}
+	return q.Queue.Send(ctx, r)
+}
+
+// TestInlineImages: small images travel in the request, so the worker never
+// reads the input bucket, which still holds them; a queue that refuses the
+// larger message gets the key alone, and the answer is the same.
+func TestInlineImages(t *testing.T) {
+	jpeg := courseImage(t, "test_7.JPEG")
+	t.Run("inline", func(t *testing.T) {
+		var counted *countingStore
+		s := newStack(t, stackOptions{inlineMax: 64 << 10, workerInput: func(b imgrec.BlobStore) imgrec.BlobStore {
+			counted = &countingStore{BlobStore: b}
+			return counted
+		}})
+		if code, body := post(t, s.url+"/", "myfile", "test_7.JPEG", jpeg); code != 200 || body != s.expected["test_7.JPEG"] {
+			t.Fatalf("%d %q", code, body)
+		}
+		if n := counted.gets.Load(); n != 0 {
+			t.Errorf("worker read the input bucket %d times for an inline image", n)
+		}
+		if _, err := s.in.Get(context.Background(), "test_7.JPEG"); err != nil {
+			t.Errorf("input bucket: %v", err)
+		}
+	})
+	t.Run("refused inline", func(t *testing.T) {
+		var small *smallQueue
+		var counted *countingStore
+		s := newStack(t, stackOptions{inlineMax: 64 << 10,
+			webQueue: func(q imgrec.Queue) imgrec.Queue { small = &smallQueue{Queue: q}; return small },
+			workerInput: func(b imgrec.BlobStore) imgrec.BlobStore {
+				counted = &countingStore{BlobStore: b}
+				return counted
+			}})
+		if code, body := post(t, s.url+"/", "myfile", "test_7.JPEG", jpeg); code != 200 || body != s.expected["test_7.JPEG"] {
+			t.Fatalf("%d %q", code, body)
+		}
+		if small.refused.Load() != 1 || counted.gets.Load() != 1 {
+			t.Errorf("refused %d, bucket reads %d: want the inline message refused once, then the key alone read once", small.refused.Load(), counted.gets.Load())
+		}
+	})
 }

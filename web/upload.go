@@ -184,7 +184,15 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error
 	j := &job{ID: newID(), Name: u.name, Key: key, State: JobQueued, Submitted: time.Now(), async: async}
 	s.jobs.add(j)
 	req := imgrec.Request{ID: j.ID, Key: key, ReplyTo: s.inbox.Address(), Sent: j.Submitted}
-	if err := s.cfg.Queue.Send(ctx, req); err != nil {
+	if len(u.data) <= s.cfg.InlineMaxBytes {
+		req.Image = u.data
+	}
+	err = s.cfg.Queue.Send(ctx, req)
+	if req.Image != nil && imgrec.ErrorCode(err) == imgrec.ETOOLARGE {
+		req.Image = nil
+		err = s.cfg.Queue.Send(ctx, req)
+	}
+	if err != nil {
 		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue: " + err.Error()})
 		return nil, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
 	}

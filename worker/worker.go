@@ -233,7 +233,10 @@ func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
 		return nil
 	}
 	t.stopExtending = w.keepInvisible(ctx, t)
-	data, err := w.cfg.Input.Get(ctx, req.Key)
+	data, err := req.Image, error(nil)
+	if len(data) == 0 {
+		data, err = w.cfg.Input.Get(ctx, req.Key)
+	}
 	switch {
 	case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
 		err = permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}

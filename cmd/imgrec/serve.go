@@ -103,7 +103,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Check: wf.check(),
-		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
+		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, InlineMaxBytes: *wf.inlineMax, AdminToken: *adminToken,
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	})
 	if err != nil {
@@ -128,6 +128,7 @@ type webFlagSet struct {
 	maxUpload *int64
 	maxPixels *int64
 	timeout   *time.Duration
+	inlineMax *int
 }
 
 func webFlags(fs *flag.FlagSet) *webFlagSet {
@@ -135,6 +136,7 @@ func webFlags(fs *flag.FlagSet) *webFlagSet {
 		maxUpload: fs.Int64("max-upload-bytes", web.DefaultMaxUploadBytes, "largest accepted upload, in bytes"),
 		maxPixels: fs.Int64("max-pixels", vision.DefaultMaxPixels, "largest accepted image, in pixels (width × height)"),
 		timeout:   fs.Duration("timeout", web.DefaultTimeout, "how long a request waits for its answer"),
+		inlineMax: fs.Int("inline-max-bytes", 0, "send images up to this size inside the request message too, saving workers a bucket read (0: never; a message the queue refuses is sent with the key alone; SQS takes 256 KiB, base64 adds a third)"),
 	}
 }
 

@@ -42,7 +42,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	reg := newRegistry()
 	srv, err := web.New(ctx, web.Config{
 		Queue: q, Input: b.input, Output: b.output, Check: wf.check(),
-		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, AdminToken: *adminToken,
+		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, InlineMaxBytes: *wf.inlineMax, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	})
 	if err != nil {
