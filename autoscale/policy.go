@@ -27,7 +27,8 @@ type Policy struct {
 	// is stopped. A burst in that time cancels the scale-in.
 	ScaleInAfter time.Duration
 	// WarmPool is how many stopped instances are kept for a fast Start;
-	// more are terminated.
+	// more are terminated. Zero means Max; below zero, none: idle instances
+	// are terminated rather than stopped.
 	WarmPool int
 	// BootTime, RestartTime and ServiceTime are first guesses of how long
 	// a launch and a restart take to come up and how long a request takes;
@@ -63,7 +64,7 @@ func (p Policy) withDefaults() Policy {
 	if p.ScaleInAfter <= 0 {
 		p.ScaleInAfter = DefaultScaleInAfter
 	}
-	if p.WarmPool <= 0 {
+	if p.WarmPool == 0 {
 		p.WarmPool = p.Max
 	}
 	return p
@@ -159,8 +160,14 @@ func (s *Scaler) Decide(o Observation) Decision {
 				idle = append(idle, in)
 			}
 		}
-		d.Stop = ids(idle[:min(active-desired, len(idle))])
-		d.Reason = fmt.Sprintf("depth %d needs %d of %d active; stopping %d idle", depth, desired, active, len(d.Stop))
+		surplus := ids(idle[:min(active-desired, len(idle))])
+		if p.WarmPool < 0 {
+			d.Terminate = surplus
+			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; terminating %d idle (no warm pool)", depth, desired, active, len(surplus))
+		} else {
+			d.Stop = surplus
+			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; stopping %d idle", depth, desired, active, len(surplus))
+		}
 	default:
 		s.lowSince = time.Time{}
 		if len(late) == 0 {
@@ -169,7 +176,7 @@ func (s *Scaler) Decide(o Observation) Decision {
 	}
 
 	// Trim the warm pool to its size, oldest stopped first, never one we restart.
-	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - p.WarmPool; extra > 0 {
+	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - max(p.WarmPool, 0); extra > 0 {
 		for _, in := range f[imgrec.StateStopped] {
 			if extra == 0 {
 				break

@@ -133,6 +133,22 @@ func TestMinAndWarmPoolTrim(t *testing.T) {
 	}
 }
 
+// TestNoWarmPool: with WarmPool below zero, idle instances are terminated
+// instead of stopped, and stopped ones left from before are terminated too.
+func TestNoWarmPool(t *testing.T) {
+	s := NewScaler(Policy{Max: 4, WarmPool: -1})
+	idle := instances(imgrec.StateRunning, 2, false)
+	stopped := instances(imgrec.StateStopped, 1, false)
+	var d Decision
+	for sec := 0.0; sec < 5 && len(d.Terminate) < 3; sec++ {
+		d = s.Decide(obs(sec, 0, 0, idle, stopped))
+	}
+	got := slices.Sorted(slices.Values(d.Terminate))
+	if len(d.Stop) != 0 || !slices.Equal(got, []string{"running-1", "running-2", "stopped-1"}) {
+		t.Fatalf("want the idle and the stopped instances terminated, nothing stopped: %+v", d)
+	}
+}
+
 func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
 	s := NewScaler(Policy{BootTime: 40 * time.Second})
 	pending := imgrec.Instance{ID: "w-1", State: imgrec.StatePending, Since: at(0)}

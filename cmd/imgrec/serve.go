@@ -155,7 +155,7 @@ func policyFlags(fs *flag.FlagSet) *policyFlagSet {
 	fs.IntVar(&pf.p.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this), never fewer than are busy, nothing that would boot after the backlog is gone")
 	fs.DurationVar(&pf.p.Window, "scale-window", autoscale.DefaultWindow, "depth readings this recent are considered together (the largest counts)")
 	fs.DurationVar(&pf.p.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped")
-	fs.IntVar(&pf.p.WarmPool, "warm-pool", 0, "stopped instances kept for a fast restart (0: as many as --max-instances)")
+	fs.IntVar(&pf.p.WarmPool, "warm-pool", 0, "stopped instances kept for a fast restart (0: as many as --max-instances; -1: none, idle instances are terminated)")
 	return pf
 }
 
