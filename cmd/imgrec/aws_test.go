@@ -27,10 +27,7 @@ import (
 // bucket holds the course's values, and the instances go back to 0.
 func TestTiersOnAWS(t *testing.T) {
 	srv := moto.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.Setenv(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
 	ctx := moto.Context(t)
 	cfg := srv.Config()

@@ -32,10 +32,7 @@ import (
 // request: the test purges the queue to make it idle.
 func TestControllerOnEC2(t *testing.T) {
 	srv := moto.Shared(t)
-	for _, kv := range srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	srv.Setenv(t)
 	ctx := moto.Context(t)
 	cfg := srv.Config()
 	api := awsec2.NewFromConfig(cfg)

@@ -143,6 +143,15 @@ func (s *Server) Config() aws.Config {
 	}
 }
 
+// Setenv sets, for the test's duration, the environment Env lists, so the
+// processes the test starts reach the server.
+func (s *Server) Setenv(t testing.TB) {
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
 // Env is the environment a child process (imgrec web, worker, ...) needs to
 // reach the server through the standard AWS configuration chain.
 func (s *Server) Env() []string {
