@@ -296,6 +296,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 	if _, err := api.ec2.StopInstances(api.ctx, &awsec2.StopInstancesInput{InstanceIds: workers[:1]}); err != nil {
 		t.Fatal(err)
 	}
+	running := workers[1] // workers is sorted below
 	spared := slices.Concat(
 		api.launch(1, map[string]string{ec2.TagCluster: neighbour, ec2.TagRole: ec2.RoleWorker}),
 		api.launch(1, map[string]string{ec2.TagCluster: cluster}), // not a worker: not the provider's
@@ -312,7 +313,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 	for _, want := range []string{
 		input + `\s+2\s+8\n`, output + `\s+0\s+0\n`,
 		queue + `\s+requests\s+2\s+1\n`, queue + `-dlq\s+dead letters\s+2\s+0\n`, queue + `-resp-[0-9a-f]+\s+responses\s+0\s+0\n`,
-		`INSTANCES\s+pending 0\s+running 1\s+stopping 0\s+stopped 1\n`, workers[0] + `\s+stopped`, workers[1] + `\s+running`,
+		`INSTANCES\s+pending 0\s+running 1\s+stopping 0\s+stopped 1\n`, workers[0] + `\s+stopped`, running + `\s+running`,
 	} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
@@ -350,7 +351,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "Type the cluster name ("+cluster+")") || !strings.Contains(stderr, "not confirmed; nothing deleted") {
 		t.Errorf("down answered with another name: exit %d, %q; want 1, the question and no deletion", code, stderr)
 	}
-	if !api.bucketExists(input) || len(api.queues(queue)) != 5 /* its 3, the neighbour's 2 */ || api.states(cluster)[workers[1]] != ec2types.InstanceStateNameRunning {
+	if !api.bucketExists(input) || len(api.queues(queue)) != 5 /* its 3, the neighbour's 2 */ || api.states(cluster)[running] != ec2types.InstanceStateNameRunning {
 		t.Fatalf("down deleted something without a confirmation: queues %v, instances %v", api.queues(queue), api.states(cluster))
 	}
 
