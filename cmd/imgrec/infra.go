@@ -66,11 +66,11 @@ func runInfra(ctx context.Context, e *env, args []string) error {
 	}
 	switch args[0] {
 	case "up":
-		return runInfraUp(ctx, e, args[1:])
+		return inCommand("infra up", runInfraUp(ctx, e, args[1:]))
 	case "status":
-		return runInfraStatus(ctx, e, args[1:])
+		return inCommand("infra status", runInfraStatus(ctx, e, args[1:]))
 	case "down":
-		return runInfraDown(ctx, e, args[1:])
+		return inCommand("infra down", runInfraDown(ctx, e, args[1:]))
 	}
 	return usagef("unknown subcommand %q (want up, status or down)", args[0])
 }

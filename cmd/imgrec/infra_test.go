@@ -422,6 +422,14 @@ func TestInfraUsage(t *testing.T) {
 		if code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("infra %v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
 		}
+		// The hint names the help that explains the mistake.
+		help := "Run 'imgrec infra -h'"
+		if len(c.args) > 0 && slices.Contains([]string{"up", "status", "down"}, c.args[0]) {
+			help = "Run 'imgrec infra " + c.args[0] + " -h'"
+		}
+		if c.want != "no AWS region" && !strings.Contains(stderr, help) { // a missing region is no misuse of flags
+			t.Errorf("infra %v: %q lacks %q", c.args, stderr, help)
+		}
 	}
 }
 

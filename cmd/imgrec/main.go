@@ -37,12 +37,25 @@ func register(name, summary string, run func(context.Context, *env, []string) er
 	commands[name] = command{summary, run}
 }
 
-type usageError struct{ msg string }
+type usageError struct {
+	msg     string
+	command string // the subcommand whose -h to point at ("infra down"); "" for the command itself
+}
 
 func (e *usageError) Error() string { return e.msg }
 
+// inCommand names, on a usage error of a nested command, the command whose
+// help explains it.
+func inCommand(command string, err error) error {
+	var ue *usageError
+	if errors.As(err, &ue) && ue.command == "" {
+		ue.command = command
+	}
+	return err
+}
+
 func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
 func main() {
@@ -97,6 +110,9 @@ func run(ctx context.Context, e *env, args []string) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.As(err, &ue):
+		if ue.command != "" {
+			name = ue.command
+		}
 		fmt.Fprintf(e.stderr, "imgrec %s: %v\nRun 'imgrec %s -h' for usage.\n", name, err, name)
 		return 2
 	default:
@@ -153,7 +169,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, err
 			}
-			return nil, &usageError{err.Error()}
+			return nil, &usageError{msg: err.Error()}
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
