@@ -42,6 +42,10 @@ type Policy struct {
 	MinBilled time.Duration
 }
 
+// EC2MinBilled is the least EC2 bills for each run of an instance (Linux,
+// per-second billing): the MinBilled for instances there.
+const EC2MinBilled = time.Minute
+
 // Defaults.
 const (
 	DefaultMax               = 20

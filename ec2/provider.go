@@ -72,10 +72,6 @@ const (
 	DefaultInstanceType = "t3.medium"
 )
 
-// MinBilled is EC2's least charge for each start of an instance (Linux,
-// per-second billing).
-const MinBilled = time.Minute
-
 // describeGrace is how long a launched instance that DescribeInstances does
 // not show yet still counts as pending.
 const describeGrace = time.Minute

@@ -34,9 +34,6 @@ import (
 	"github.com/imgrec/imgrec/autoscale"
 )
 
-// MinBilled is EC2's minimum charge per run of an instance.
-const MinBilled = 60 * time.Second
-
 // DefaultHorizon is how long a run may go on after the last arrival.
 const DefaultHorizon = time.Hour
 
@@ -362,7 +359,7 @@ func (s *sim) closeRun(in *instance) {
 func (s *sim) closeBill(in *instance) {
 	if in.billFrom >= 0 {
 		billed := (s.now - in.billFrom + time.Second - 1).Truncate(time.Second)
-		s.res.BilledSeconds += max(billed, MinBilled).Seconds()
+		s.res.BilledSeconds += max(billed, autoscale.EC2MinBilled).Seconds()
 	}
 	in.billFrom = -1
 }

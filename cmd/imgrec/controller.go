@@ -9,7 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imgrec/imgrec/autoscale"
-	"github.com/imgrec/imgrec/ec2"
 )
 
 func init() {
@@ -65,7 +64,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	case *minBilled >= 0:
 		policy.MinBilled = *minBilled
 	case prov.name == "ec2":
-		policy.MinBilled = ec2.MinBilled
+		policy.MinBilled = autoscale.EC2MinBilled
 	}
 	ctl := &autoscale.Controller{Queue: q, Provider: provider, Scaler: autoscale.NewScaler(policy), Logger: log, Observed: metrics.Observe}
 	log.Info("controller started", "queue", *queueURL, "provider", prov.name, "max_instances", pf.p.Max)
