@@ -167,14 +167,10 @@ func (s *Server) storeInput(ctx context.Context, u *upload) (string, error) {
 	return "", imgrec.Errorf(imgrec.ECONFLICT, "could not find a free key for %s", u.name)
 }
 
-// validate refuses, with its reason, an upload that is no image a worker
-// could take.
-func (s *Server) validate(data []byte) error { return s.cfg.Check(data) }
-
-// submit validates, stores and queues an upload and returns its job; async
+// submit checks, stores and queues an upload and returns its job; async
 // jobs have nobody waiting for them.
 func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error) {
-	if err := s.validate(u.data); err != nil {
+	if err := s.cfg.Check(u.data); err != nil {
 		return nil, err
 	}
 	key, err := s.storeInput(ctx, u)
