@@ -181,3 +181,35 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+// TestPutComparesLargeObjectsWhole: an object larger than one read chunk
+// that differs only in its last byte is still replaced.
+func TestPutComparesLargeObjectsWhole(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := t.Context()
+	data := make([]byte, 200<<10)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if err := s.Put(ctx, "big", data); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(filepath.Join(dir, "big"))
+	if err := s.Put(ctx, "big", slices.Clone(data)); err != nil {
+		t.Fatal(err)
+	}
+	same, _ := os.Stat(filepath.Join(dir, "big"))
+	if !os.SameFile(before, same) {
+		t.Error("a Put of the same 200 KiB replaced the file")
+	}
+	changed := slices.Clone(data)
+	changed[len(changed)-1]++
+	if err := s.Put(ctx, "big", changed); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "big")
+	if err != nil || !slices.Equal(got, changed) {
+		t.Fatalf("after a Put that changed the last byte: %d bytes, equal %v, %v", len(got), slices.Equal(got, changed), err)
+	}
+}

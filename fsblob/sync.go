@@ -3,6 +3,7 @@ package fsblob
 import (
 	"os"
 	"sync"
+	"time"
 )
 
 // groupCommit makes writes durable in groups. Each writer hands over its
@@ -13,6 +14,10 @@ import (
 type groupCommit struct {
 	dir   *os.File // the store's directory, whose entries the renames changed
 	flush func(files []*os.File, dir *os.File) error
+	// coversAll: a flush writes back the whole filesystem, not only the
+	// files handed over (syncfs on Linux).
+	coversAll bool
+	slack     time.Duration // clockSlack; tests shorten it
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -22,10 +27,17 @@ type groupCommit struct {
 	done    uint64 // flush generations finished
 	failed  uint64 // the last generation whose flush failed, 0 if none
 	err     error
+	// flushedBefore: when coversAll, every change made before this time is
+	// on disk (the start of the last flush that succeeded).
+	flushedBefore time.Time
 }
 
+// clockSlack allows for the coarse clock the kernel stamps changes with,
+// which may lag time.Now by a few milliseconds.
+const clockSlack = time.Second
+
 func newGroupCommit(dir *os.File) *groupCommit {
-	g := &groupCommit{dir: dir, flush: flush}
+	g := &groupCommit{dir: dir, flush: flush, coversAll: flushCoversAll, slack: clockSlack}
 	g.cond.L = &g.mu
 	return g
 }
@@ -50,12 +62,15 @@ func (g *groupCommit) commit(f *os.File) error {
 		g.started++
 		gen := g.started
 		g.mu.Unlock()
+		start := time.Now()
 		err := g.flush(files, g.dir)
 		g.mu.Lock()
 		g.running = false
 		g.done = gen
 		if err != nil {
 			g.failed, g.err = gen, err
+		} else if g.coversAll {
+			g.flushedBefore = start
 		}
 		g.cond.Broadcast()
 	}
@@ -63,4 +78,12 @@ func (g *groupCommit) commit(f *os.File) error {
 		return g.err
 	}
 	return nil
+}
+
+// onDisk reports whether a flush of this process that wrote back the whole
+// filesystem began after changed, so a file last changed then needs none.
+func (g *groupCommit) onDisk(changed time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.coversAll && !changed.IsZero() && changed.Add(g.slack).Before(g.flushedBefore)
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // heldFlush holds the first flush until release, counting flushes and the
@@ -126,5 +127,62 @@ func TestGroupCommitReportsFailure(t *testing.T) {
 	}
 	if err := <-second; !errors.Is(err, disk) {
 		t.Fatalf("second: %v, want %v", err, disk)
+	}
+}
+
+// TestPutOfStoredBytes: a Put of the bytes an object already holds leaves
+// the file alone, and flushes only if no flush of this process has covered
+// the object since it last changed (another process wrote it).
+func TestPutOfStoredBytes(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	flushes := 0
+	s.sync.flush = func(files []*os.File, dir *os.File) error { flushes++; return flush(files, dir) }
+	s.sync.slack = 0
+	ctx := t.Context()
+
+	// Written by "another process": never flushed by this one.
+	path := filepath.Join(dir, "k")
+	if err := os.WriteFile(path, []byte("(k, bathtub)"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // past the kernel's coarse clock tick
+	for range 3 {
+		if err := s.Put(ctx, "k", []byte("(k, bathtub)")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("a Put of the stored bytes replaced the file")
+	}
+	want := 1 // the first Put must make the other process's file durable
+	if !flushCoversAll {
+		want = 3
+	}
+	if flushes != want {
+		t.Errorf("%d flushes for three Puts of stored bytes, want %d", flushes, want)
+	}
+
+	// Different bytes, even of the same length, are written.
+	if err := s.Put(ctx, "k", []byte("(k, bathtum)")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || string(got) != "(k, bathtum)" {
+		t.Fatalf("after a Put of other bytes: %q, %v", got, err)
+	}
+	if flushes != want+1 {
+		t.Errorf("a Put of new bytes flushed %d times, want 1", flushes-want)
 	}
 }

@@ -1,8 +1,10 @@
 package fsblob
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -48,6 +50,52 @@ func (s *Store) commit(f *os.File, op, key string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s %q in %s: sync: %w", op, key, s.dir, err)
+	}
+	return nil
+}
+
+// openIfSame returns key's object, open, if it holds exactly data. Objects
+// are never written in place, only replaced, so what the open file holds
+// cannot change while it is compared.
+func (s *Store) openIfSame(key string, data []byte) *os.File {
+	f, err := s.root.Open(key)
+	if err != nil {
+		return nil
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) && holds(f, data) {
+		return f
+	}
+	f.Close()
+	return nil
+}
+
+// holds reports whether r's next len(data) bytes are data, reading a chunk
+// at a time so that a large object is never all in memory twice.
+func holds(r io.Reader, data []byte) bool {
+	buf := make([]byte, min(len(data), 64<<10))
+	for len(data) > 0 {
+		n := min(len(buf), len(data))
+		if _, err := io.ReadFull(r, buf[:n]); err != nil || !bytes.Equal(buf[:n], data[:n]) {
+			return false
+		}
+		data = data[n:]
+	}
+	return true
+}
+
+// keep settles a Put that found its bytes already stored: nothing to write,
+// but the object must be on disk before Put returns, as if it had written
+// it. A flush of this process that began after the object last changed
+// proves that; otherwise (another process placed it a moment ago) the
+// object joins the next flush.
+func (s *Store) keep(f *os.File, op, key string) error {
+	if s.sync != nil {
+		if fi, err := f.Stat(); err != nil || !s.sync.onDisk(changed(fi)) {
+			return s.commit(f, op, key)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("%s %q in %s: %w", op, key, s.dir, err)
 	}
 	return nil
 }
