@@ -213,3 +213,25 @@ func TestPutComparesLargeObjectsWhole(t *testing.T) {
 		t.Fatalf("after a Put that changed the last byte: %d bytes, equal %v, %v", len(got), slices.Equal(got, changed), err)
 	}
 }
+
+// TestPutReplacesSymlinkWithSameBytes: a key that is a symbolic link (never
+// made by the store) is replaced by a file even if the link's target holds
+// the same bytes.
+func TestPutReplacesSymlinkWithSameBytes(t *testing.T) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	ctx := t.Context()
+	if err := s.Put(ctx, "a", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, "b", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "b"))
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("b after Put: %v, %v; want a regular file", fi.Mode(), err)
+	}
+}

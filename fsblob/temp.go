@@ -54,15 +54,20 @@ func (s *Store) commit(f *os.File, op, key string) error {
 	return nil
 }
 
-// openIfSame returns key's object, open, if it holds exactly data. Objects
-// are never written in place, only replaced, so what the open file holds
-// cannot change while it is compared.
+// openIfSame returns key's object, open, if it is a regular file (not a
+// link to one) holding exactly data. Objects are never written in place,
+// only replaced, so what the open file holds cannot change while it is
+// compared.
 func (s *Store) openIfSame(key string, data []byte) *os.File {
+	named, err := s.root.Lstat(key)
+	if err != nil || !named.Mode().IsRegular() || named.Size() != int64(len(data)) {
+		return nil
+	}
 	f, err := s.root.Open(key)
 	if err != nil {
 		return nil
 	}
-	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(len(data)) && holds(f, data) {
+	if opened, err := f.Stat(); err == nil && os.SameFile(named, opened) && holds(f, data) {
 		return f
 	}
 	f.Close()
