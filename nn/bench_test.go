@@ -1,7 +1,6 @@
 package nn
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -42,82 +41,6 @@ func BenchmarkConv(b *testing.B) {
 					conv.forward(k, &dst, x, nil, true)
 				}
 				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
-	}
-}
-
-// resnet18 is ResNet-18's layer sequence with random weights.
-type resnet18 struct {
-	stem   *Conv2D
-	blocks []struct{ conv1, conv2, down *Conv2D }
-	fc     *Linear
-}
-
-func newResNet18(rng *rand.Rand) *resnet18 {
-	conv := func(cin, cout, k, s, p int) *Conv2D {
-		// He-like scale keeps activations in range through the 20 layers.
-		w := randSlice(rng, cout*cin*k*k)
-		for i := range w {
-			w[i] *= 1.5 / float32(k*k*cin)
-		}
-		return NewConv2D(w, randSlice(rng, cout), cout, cin, k, k, s, p)
-	}
-	m := &resnet18{stem: conv(3, 64, 7, 2, 3)}
-	cin := 64
-	for _, cout := range []int{64, 128, 256, 512} {
-		for i := range 2 {
-			s := 1
-			if cout != 64 && i == 0 {
-				s = 2
-			}
-			var blk struct{ conv1, conv2, down *Conv2D }
-			blk.conv1 = conv(cin, cout, 3, s, 1)
-			blk.conv2 = conv(cout, cout, 3, 1, 1)
-			if s == 2 {
-				blk.down = conv(cin, cout, 1, 2, 0)
-			}
-			m.blocks = append(m.blocks, blk)
-			cin = cout
-		}
-	}
-	m.fc = NewLinear(randSlice(rng, 1000*512), randSlice(rng, 1000), 1000, 512)
-	return m
-}
-
-// forward runs the network as package resnet does, on the activations in act.
-func (m *resnet18) forward(x *Tensor, act *[4]Tensor, feats, logits []float32) []float32 {
-	cur, tmp, out, sc := &act[0], &act[1], &act[2], &act[3]
-	m.stem.Forward(tmp, x, nil, true)
-	MaxPool2D(cur, tmp, 3, 2, 1)
-	for _, blk := range m.blocks {
-		blk.conv1.Forward(tmp, cur, nil, true)
-		shortcut := cur
-		if blk.down != nil {
-			blk.down.Forward(sc, cur, nil, false)
-			shortcut = sc
-		}
-		blk.conv2.Forward(out, tmp, shortcut, true)
-		cur, out = out, cur
-	}
-	feats = GlobalAvgPool(feats, cur)
-	return m.fc.Forward(logits, feats, x.N)
-}
-
-func BenchmarkResNet18Layers(b *testing.B) {
-	rng := rand.New(rand.NewPCG(2, 2))
-	m := newResNet18(rng)
-	for _, size := range []int{64, 224} {
-		for _, batch := range []int{1, 8} {
-			b.Run(fmt.Sprintf("size=%d/batch=%d", size, batch), func(b *testing.B) {
-				x := randTensor(rng, batch, size, size, 3)
-				var act [4]Tensor
-				var feats, logits []float32
-				logits = m.forward(x, &act, feats, logits)
-				for b.Loop() {
-					logits = m.forward(x, &act, feats, logits)
-				}
-				b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*batch), "ms/img")
 			})
 		}
 	}
