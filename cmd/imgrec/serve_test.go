@@ -161,14 +161,9 @@ func loadCourseImages(t testing.TB) []loadgen.Image {
 }
 
 func standinExpected(t testing.TB) map[string]string {
-	b, err := os.ReadFile(filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"))
+	m, err := readExpected(filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f, l, _ := strings.Cut(line, ",")
-		m[f] = l
 	}
 	return m
 }
