@@ -81,12 +81,9 @@ func (q *Queue) next(ctx context.Context) (types.Message, error) {
 	case <-ctx.Done():
 	}
 	q.mu.Lock()
-	i := slices.Index(q.waiters, w)
-	if i >= 0 {
-		q.waiters = slices.Delete(q.waiters, i, i+1)
-	}
+	waiting := remove(&q.waiters, w)
 	q.mu.Unlock()
-	if i >= 0 {
+	if waiting {
 		return types.Message{}, ctx.Err()
 	}
 	// A poll handed a message over just as ctx ended: it is ours to settle.
@@ -163,12 +160,9 @@ func (q *Queue) hold(msg types.Message) {
 	q.held = append(q.held, h)
 	h.timer = time.AfterFunc(min(maxHold, time.Duration(q.visibility)*time.Second/4), func() {
 		q.mu.Lock()
-		i := slices.Index(q.held, h)
-		if i >= 0 {
-			q.held = slices.Delete(q.held, i, i+1)
-		}
+		held := remove(&q.held, h)
 		q.mu.Unlock()
-		if i >= 0 {
+		if held {
 			q.handBack(h.msg)
 			q.running.Done()
 		}
@@ -264,4 +258,14 @@ func (d *delivery) Ack(ctx context.Context) error {
 		return wrapErr(err, "sqsq: ack %s in %s", d.req.ID, d.q.name)
 	}
 	return nil
+}
+
+// remove deletes x from *s and reports whether it was there.
+func remove[T comparable](s *[]T, x T) bool {
+	i := slices.Index(*s, x)
+	if i < 0 {
+		return false
+	}
+	*s = slices.Delete(*s, i, i+1)
+	return true
 }
