@@ -103,11 +103,15 @@ type infraCluster struct {
 // which break virtual-hosted bucket addresses over HTTPS.
 var bucketPrefixRule = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,55}$`)
 
-// resolve checks the flags and names the cluster's resources. The request
-// queue ends in "-requests" so that no cluster's queue can be another's
-// dead-letter or response queue: a cluster "x-dlq" would otherwise own the
-// dead-letter queue of "x".
-func (f *infraFlagSet) resolve(args []string) (infraCluster, error) {
+// parse parses args into fs, checks the flags and names the cluster's
+// resources. The request queue ends in "-requests" so that no cluster's
+// queue can be another's dead-letter or response queue: a cluster "x-dlq"
+// would otherwise own the dead-letter queue of "x".
+func (f *infraFlagSet) parse(fs *flag.FlagSet, args []string) (infraCluster, error) {
+	args, err := parseFlags(fs, args)
+	if err != nil {
+		return infraCluster{}, err
+	}
 	if len(args) > 0 {
 		return infraCluster{}, usagef("unexpected argument %q", args[0])
 	}
@@ -159,11 +163,7 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 	inf := infraFlags(fs)
 	visibility := fs.Duration("visibility", sqsq.DefaultVisibility, "the request queue's visibility timeout, 1s to 12h, whole seconds; also exported for the tiers, whose receives ask for it")
 	maxReceive := fs.Int("max-receive-count", sqsq.DefaultMaxReceiveCount, "the redrive policy: a request received this often goes to the dead-letter queue; keep it above the workers' --max-attempts + 1, so that they give up first, with a reason")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := inf.resolve(rest)
+	c, err := inf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -437,11 +437,7 @@ func runInfraStatus(ctx context.Context, e *env, args []string) error {
 		"letters, response queues) and instances by state; exits 0 whatever exists.")
 	inf := infraFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := inf.resolve(rest)
+	c, err := inf.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -471,11 +467,7 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 	inf := infraFlags(fs)
 	yes := fs.Bool("yes", false, "delete without asking (required when stdin is not a terminal)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the instances to be terminated; after that the queues and buckets are kept and down fails")
-	rest, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	c, err := inf.resolve(rest)
+	c, err := inf.parse(fs, args)
 	if err != nil {
 		return err
 	}
