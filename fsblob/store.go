@@ -79,8 +79,8 @@ func (s *Store) Put(ctx context.Context, key string, data []byte) error {
 	// The course's clients send the same images again and again: a result
 	// computed again is the bytes already stored, and writing them anew
 	// would cost a file and a flush for nothing.
-	if f := s.openIfSame(key, data); f != nil {
-		return s.keep(f, "put", key)
+	if f, fi := s.openIfSame(key, data); f != nil {
+		return s.keep(f, fi, "put", key)
 	}
 	f, tmp, err := s.writeTemp(data)
 	if err != nil {

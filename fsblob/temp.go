@@ -54,24 +54,24 @@ func (s *Store) commit(f *os.File, op, key string) error {
 	return nil
 }
 
-// openIfSame returns key's object, open, if it is a regular file (not a
-// link to one) holding exactly data. Objects are never written in place,
+// openIfSame returns key's object, open, and its FileInfo if it is a
+// regular file (not a link to one) holding exactly data. Objects are never written in place,
 // only replaced, so what the open file holds cannot change while it is
 // compared.
-func (s *Store) openIfSame(key string, data []byte) *os.File {
+func (s *Store) openIfSame(key string, data []byte) (*os.File, os.FileInfo) {
 	named, err := s.root.Lstat(key)
 	if err != nil || !named.Mode().IsRegular() || named.Size() != int64(len(data)) {
-		return nil
+		return nil, nil
 	}
 	f, err := s.root.Open(key)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	if opened, err := f.Stat(); err == nil && os.SameFile(named, opened) && holds(f, data) {
-		return f
+		return f, opened
 	}
 	f.Close()
-	return nil
+	return nil, nil
 }
 
 // holds reports whether r's next len(data) bytes are data, reading a chunk
@@ -93,11 +93,9 @@ func holds(r io.Reader, data []byte) bool {
 // it. A flush of this process that began after the object last changed
 // proves that; otherwise (another process placed it a moment ago) the
 // object joins the next flush.
-func (s *Store) keep(f *os.File, op, key string) error {
-	if s.sync != nil {
-		if fi, err := f.Stat(); err != nil || !s.sync.onDisk(changed(fi)) {
-			return s.commit(f, op, key)
-		}
+func (s *Store) keep(f *os.File, fi os.FileInfo, op, key string) error {
+	if s.sync != nil && !s.sync.onDisk(changed(fi)) {
+		return s.commit(f, op, key)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("%s %q in %s: %w", op, key, s.dir, err)
