@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imgrec/imgrec"
 )
 
 // The test binary doubles as the worker: run with FAKE_WORKER set, it
@@ -35,10 +37,10 @@ func doneFile(dir, id string) string { return filepath.Join(dir, id+".done") } /
 // work, recorded in its done file) and exit 0; in mode "stubborn" it
 // ignores SIGTERM.
 func fakeWorker(mode string) {
-	id, dir := os.Getenv("IMGREC_INSTANCE_ID"), os.Getenv("FAKE_DIR")
-	fd, err := strconv.Atoi(os.Getenv("IMGREC_STATUS_FD"))
+	id, dir := os.Getenv(imgrec.InstanceIDEnv), os.Getenv("FAKE_DIR")
+	fd, err := strconv.Atoi(os.Getenv(imgrec.StatusFDEnv))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "fake worker: no IMGREC_STATUS_FD")
+		fmt.Fprintln(os.Stderr, "fake worker: no", imgrec.StatusFDEnv)
 		os.Exit(2)
 	}
 	status := os.NewFile(uintptr(fd), "status")
@@ -62,14 +64,14 @@ func fakeWorker(mode string) {
 				f, _ := os.OpenFile(doneFile(dir, id), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 				fmt.Fprintln(f, "finished")
 				f.Close()
-				fmt.Fprintln(status, "idle")
+				imgrec.WriteStatus(status, imgrec.WorkerIdle)
 			}
 			os.Exit(0)
 		case <-tick:
 			_, err := os.Stat(busyFile(dir, id))
 			if want := err == nil; want != busy {
 				busy = want
-				fmt.Fprintln(status, map[bool]string{true: "busy", false: "idle"}[busy])
+				imgrec.WriteStatus(status, map[bool]imgrec.WorkerStatus{true: imgrec.WorkerBusy, false: imgrec.WorkerIdle}[busy])
 			}
 		}
 	}

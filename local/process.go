@@ -32,7 +32,7 @@ func (p *Provider) spawn(inst *instance) error {
 	}
 	cmd := exec.Command(p.cfg.Command[0], p.cfg.Command[1:]...)
 	// Ours come last: exec keeps the last value of a duplicated variable.
-	cmd.Env = append(append(os.Environ(), p.cfg.Env...), "IMGREC_INSTANCE_ID="+inst.ID, "IMGREC_STATUS_FD=3")
+	cmd.Env = append(append(os.Environ(), p.cfg.Env...), imgrec.InstanceIDEnv+"="+inst.ID, imgrec.StatusFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3
 	proc := &process{
 		id:     inst.ID,
@@ -63,21 +63,21 @@ func (p *Provider) spawn(inst *instance) error {
 
 // readStatus applies the worker's status words until the pipe closes.
 func (p *Provider) readStatus(inst *instance, proc *process, r *os.File) {
-	scanStatus(r, func(word string) {
+	imgrec.ScanStatus(r, func(s imgrec.WorkerStatus) {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if inst.proc != proc {
 			return // exited meanwhile
 		}
-		switch word {
-		case "ready":
+		switch s {
+		case imgrec.WorkerReady:
 			if inst.State == imgrec.StatePending {
 				p.setState(inst, imgrec.StateRunning, inst.Detail)
 				p.log.Info("worker ready", "instance", inst.ID)
 			}
-		case "busy":
+		case imgrec.WorkerBusy:
 			inst.Busy = true
-		case "idle":
+		case imgrec.WorkerIdle:
 			inst.Busy = false
 		}
 	})

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/imgrec/imgrec"
 )
 
 // getJSON decodes a GET's JSON answer into v and returns the status code.
@@ -212,7 +214,7 @@ func TestResultsSearch(t *testing.T) {
 		t.Fatalf("q=%s found nothing", label)
 	}
 	for _, r := range found {
-		if r.Value != "("+r.Key+", "+label+")" {
+		if r.Value != (imgrec.OutputRecord{Name: r.Key, Label: label}).String() || r.Label != label {
 			t.Errorf("q=%s found %+v", label, r)
 		}
 	}

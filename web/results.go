@@ -7,10 +7,12 @@ import (
 	"github.com/imgrec/imgrec"
 )
 
-// result is one output bucket entry.
+// result is one output bucket entry: the stored value, and the label read
+// from it (imgrec.ParseOutputRecord; empty if the value is not a record).
 type result struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
+	Label string `json:"label"`
 }
 
 // resultsPage is one page of the output bucket.
@@ -45,7 +47,8 @@ func (s *Server) listResults(ctx context.Context, prefix, after, match string, l
 				return page, err
 			}
 			if match == "" || strings.Contains(strings.ToLower(in.Key+" "+string(v)), match) {
-				page.Results = append(page.Results, result{in.Key, string(v)})
+				rec, _ := imgrec.ParseOutputRecord(string(v))
+				page.Results = append(page.Results, result{Key: in.Key, Value: string(v), Label: rec.Label})
 			}
 		}
 		read += len(infos)

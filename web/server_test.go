@@ -339,7 +339,7 @@ func TestJSONAPI(t *testing.T) {
 	resp, _ = http.Get(s.url + "/v1/results?after=" + res.Next)
 	json.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()
-	if len(res.Results) != 1 || res.Results[0].Value != "(test_8, "+s.expected["test_8.JPEG"]+")" {
+	if len(res.Results) != 1 || res.Results[0].Value != "(test_8, "+s.expected["test_8.JPEG"]+")" || res.Results[0].Label != s.expected["test_8.JPEG"] {
 		t.Fatalf("results page 2: %+v", res)
 	}
 }

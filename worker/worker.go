@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +59,7 @@ type Config struct {
 	// classified, whatever Concurrency says: many course images fit, two
 	// huge ones do not. An image larger than the whole budget goes alone.
 	MaxPixelsInHand int64
-	// Status receives "ready", "busy" and "idle" lines, so a provider can
+	// Status receives the worker's status lines (imgrec.WriteStatus), so a provider can
 	// tell which instances may be scaled in (see package local).
 	Status io.Writer
 	Logger *slog.Logger
@@ -135,7 +133,7 @@ type task struct {
 // once the requests in hand are finished: cancelling ctx is a drain, never an
 // interruption.
 func (w *Worker) Run(ctx context.Context) error {
-	w.status("ready")
+	w.status(imgrec.WorkerReady)
 	slots := make(chan struct{}, w.cfg.Concurrency)
 	ready := make(chan *task, w.cfg.Concurrency) // never blocks: a slot is held per task
 	var receivers, finishers sync.WaitGroup
@@ -296,9 +294,9 @@ func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.Wa
 // finish stores the result, replies, and only then acknowledges.
 func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, inference float64) {
 	req := t.d.Request()
-	key := OutputKey(req.Key)
+	key := imgrec.OutputKey(req.Key)
 	label := top[0].Label
-	if err := w.cfg.Output.Put(ctx, key, []byte(OutputValue(key, label))); err != nil {
+	if err := w.cfg.Output.Put(ctx, key, []byte(imgrec.OutputRecord{Name: key, Label: label}.String())); err != nil {
 		w.fail(ctx, t, fmt.Errorf("store result %s: %w", key, err))
 		return
 	}
@@ -330,17 +328,6 @@ func (w *Worker) fail(ctx context.Context, t *task, err error) {
 	}
 }
 
-// OutputKey is the course's output bucket key: the input key without its
-// extension ("test_0.JPEG" → "test_0").
-func OutputKey(inputKey string) string {
-	return strings.TrimSuffix(inputKey, path.Ext(inputKey))
-}
-
-// OutputValue is the course's output bucket value: "(test_0, bathtub)".
-func OutputValue(outputKey, label string) string {
-	return "(" + outputKey + ", " + label + ")"
-}
-
 // giveUp dead-letters the request and tells the waiting client why, so it
 // gets an answer now rather than a timeout.
 func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
@@ -352,7 +339,7 @@ func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
 		return
 	}
 	if req.ReplyTo != "" {
-		resp := imgrec.Response{ID: req.ID, Key: OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()}
+		resp := imgrec.Response{ID: req.ID, Key: imgrec.OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
 			log.Warn("reply failed", "err", err)
 		}
@@ -389,21 +376,21 @@ func (w *Worker) setBusy(delta int) {
 	w.busy += delta
 	switch {
 	case before == 0 && w.busy > 0:
-		w.writeStatus("busy")
+		w.writeStatus(imgrec.WorkerBusy)
 	case before > 0 && w.busy == 0:
-		w.writeStatus("idle")
+		w.writeStatus(imgrec.WorkerIdle)
 	}
 }
 
-func (w *Worker) status(word string) {
+func (w *Worker) status(s imgrec.WorkerStatus) {
 	w.statusMu.Lock()
 	defer w.statusMu.Unlock()
-	w.writeStatus(word)
+	w.writeStatus(s)
 }
 
-func (w *Worker) writeStatus(word string) {
+func (w *Worker) writeStatus(s imgrec.WorkerStatus) {
 	if w.cfg.Status != nil {
-		io.WriteString(w.cfg.Status, word+"\n")
+		imgrec.WriteStatus(w.cfg.Status, s)
 	}
 }
 

@@ -13,11 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/loadgen"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
-	"github.com/imgrec/imgrec/worker"
 )
 
 // TestTiersOnAWS runs the web tier and the controller, with its local
@@ -77,7 +77,7 @@ func TestTiersOnAWS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := worker.OutputValue(o.Key, expected[o.Key+".JPEG"]); string(b) != want {
+		if want := (imgrec.OutputRecord{Name: o.Key, Label: expected[o.Key+".JPEG"]}).String(); string(b) != want {
 			t.Errorf("output %s = %q, want %q", o.Key, b, want)
 		}
 	}

@@ -296,7 +296,7 @@ func TestServeWorkerKilledMidBurst(t *testing.T) {
 	}
 	for _, e := range entries {
 		b, _ := os.ReadFile(filepath.Join(s.dataDir, "output", e.Name()))
-		if want := "(" + e.Name() + ", " + expected[e.Name()+".JPEG"] + ")"; string(b) != want {
+		if want := (imgrec.OutputRecord{Name: e.Name(), Label: expected[e.Name()+".JPEG"]}).String(); string(b) != want {
 			t.Errorf("output %s = %q, want %q", e.Name(), b, want)
 		}
 	}

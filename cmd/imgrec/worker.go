@@ -42,7 +42,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	log := newLogger()
 	if *id == "" {
-		if *id = os.Getenv("IMGREC_INSTANCE_ID"); *id == "" {
+		if *id = os.Getenv(imgrec.InstanceIDEnv); *id == "" {
 			*id, _ = os.Hostname()
 		}
 	}
@@ -96,15 +96,15 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	return w.Run(ctx)
 }
 
-// statusWriter opens the pipe a local provider passes in IMGREC_STATUS_FD.
+// statusWriter opens the status pipe a local provider passes (imgrec.StatusFDEnv).
 func statusWriter() (io.Writer, error) {
-	v := os.Getenv("IMGREC_STATUS_FD")
+	v := os.Getenv(imgrec.StatusFDEnv)
 	if v == "" {
 		return nil, nil
 	}
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
-		return nil, fmt.Errorf("IMGREC_STATUS_FD=%q: want a file descriptor number ≥ 3", v)
+		return nil, fmt.Errorf("%s=%q: want a file descriptor number ≥ 3", imgrec.StatusFDEnv, v)
 	}
 	return os.NewFile(uintptr(fd), "status"), nil
 }

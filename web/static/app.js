@@ -383,12 +383,6 @@ async function pollHistory() {
 
 const results = { after: "", previous: [], next: "", loading: false, again: false, lastLoad: 0, timer: null };
 
-// labelOf takes the label out of an output value "(key, label)".
-function labelOf(key, value) {
-  const prefix = `(${key}, `;
-  return value.startsWith(prefix) && value.endsWith(")") ? value.slice(prefix.length, -1) : value;
-}
-
 async function loadResults() {
   if (results.loading) {
     results.again = true;
@@ -405,7 +399,7 @@ async function loadResults() {
     const { data } = await fetchJSON(`/v1/results?${params}`);
     const tbody = $("results-table").tBodies[0];
     tbody.replaceChildren(...data.results.map((r) =>
-      el("tr", {}, el("td", { className: "name" }, r.key), el("td", { className: "label" }, labelOf(r.key, r.value)))));
+      el("tr", {}, el("td", { className: "name" }, r.key), el("td", { className: "label" }, r.label || r.value))));
     results.next = data.next || "";
     const first = results.previous.length * RESULTS_PER_PAGE;
     status.textContent = data.results.length
