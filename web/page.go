@@ -2,7 +2,6 @@ package web
 
 import (
 	"embed"
-	"mime"
 	"net/http"
 	"path"
 )
@@ -16,6 +15,17 @@ var static embed.FS
 // other origin; thumbnails are blob: URLs of the user's own files.
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+// assetTypes are the content types of the page's files, fixed here rather
+// than read from the host's MIME tables: a browser runs a module script only
+// if it comes as JavaScript, and a Windows registry or an old mime.types may
+// say text/plain or application/x-javascript for .js.
+var assetTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
 
 // pageMaxFiles is how many files the page takes in one drop or pick: beyond
 // it a tab's rows and thumbnails grow slow, and a run that size belongs to
@@ -32,12 +42,13 @@ func (s *Server) handleStatic(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, name string) {
+	contentType, ok := assetTypes[path.Ext(name)]
 	b, err := static.ReadFile(path.Join("static", name))
-	if err != nil {
+	if !ok || err != nil {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	// Revalidate every time: the assets are small and change with the binary.
 	w.Header().Set("Cache-Control", "no-cache")

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
+	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -78,6 +81,120 @@ func TestPageAssetsAndCSP(t *testing.T) {
 			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
 		}
 	}
+}
+
+// getAsset GETs the page or one of its files and checks it is there, as the
+// type its name says (the page at / is HTML), under the page's CSP and caching.
+func getAsset(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	ext := path.Ext(url)
+	if strings.HasSuffix(url, "/") {
+		ext = ".html"
+	}
+	wantType := map[string]string{
+		".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
+	}[ext]
+	if resp.StatusCode != 200 {
+		t.Errorf("%s: %d, want 200", url, resp.StatusCode)
+		return ""
+	}
+	if wantType == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), wantType) {
+		t.Errorf("%s: Content-Type %q, want %q", url, resp.Header.Get("Content-Type"), wantType)
+	}
+	if got := resp.Header.Get("Content-Security-Policy"); got != pageCSP {
+		t.Errorf("%s: CSP %q, want the page's", url, got)
+	}
+	if got := resp.Header.Get("Cache-Control"); got != "no-cache" {
+		t.Errorf("%s: Cache-Control %q, want no-cache", url, got)
+	}
+	return string(b)
+}
+
+// Every file embedded for the page is served (the route is one level deep,
+// and page.go serves only the types it knows), as its type, with the page's
+// headers.
+func TestPageServesEveryAsset(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true})
+	err := fs.WalkDir(static, "static", func(name string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			getAsset(t, s.url+"/"+name)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// moduleImport finds a module's static imports and re-exports
+// (import x from "./a.js", import { y } from "./b.js", import "./c.js",
+// export { z } from "./d.js"), each on a line of its own.
+var moduleImport = regexp.MustCompile(`(?m)^\s*(?:import|export)\s(?:[^"';]*?\sfrom\s*)?["']([^"']+)["']`)
+
+// The page's script is a graph of ES modules: every import names a file
+// that is served as JavaScript, and every .js file embedded is in the graph.
+func TestPageModuleGraph(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true})
+	base, err := url.Parse(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := getAsset(t, base.String())
+	var queue []*url.URL
+	for _, m := range regexp.MustCompile(`<script type="module" src="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		queue = append(queue, base.ResolveReference(&url.URL{Path: m[1]}))
+	}
+	if len(queue) == 0 {
+		t.Fatal(`index.html loads no <script type="module">`)
+	}
+	seen := map[string]bool{} // paths of the modules in the graph
+	for len(queue) > 0 {
+		u := queue[0]
+		queue = queue[1:]
+		if seen[u.Path] {
+			continue
+		}
+		seen[u.Path] = true
+		if u.Host != base.Host || !strings.HasPrefix(u.Path, "/static/") || path.Ext(u.Path) != ".js" {
+			t.Errorf("module %s: want a .js file under this server's /static/", u)
+			continue
+		}
+		src := getAsset(t, u.String())
+		// This test follows static imports only, so the page has no others.
+		if regexp.MustCompile(`\bimport\s*\(`).MatchString(src) {
+			t.Errorf("%s has a dynamic import() this test cannot follow", u.Path)
+		}
+		for _, m := range moduleImport.FindAllStringSubmatch(src, -1) {
+			if !strings.HasPrefix(m[1], "./") {
+				t.Errorf("%s imports %q, want a path relative to it (./name.js)", u.Path, m[1])
+			}
+			next, err := u.Parse(m[1])
+			if err != nil {
+				t.Errorf("%s imports %q: %v", u.Path, m[1], err)
+				continue
+			}
+			queue = append(queue, next)
+		}
+	}
+	files, err := fs.Glob(static, "static/*.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !seen["/"+f] {
+			t.Errorf("%s is embedded but no module imports it", f)
+		}
+	}
+	t.Logf("%d modules: %v", len(seen), seen)
 }
 
 func TestLimitsForThePage(t *testing.T) {
