@@ -23,9 +23,9 @@ import (
 //	ratio_vs_engine_b1  img/s over engine_b1_img/s
 //
 // Each iteration is a round of ours and then one of each peer on as many
-// images, so a disturbance of this shared machine falls on both sides alike;
-// each side's figure is its images over its wall time, summed over the
-// rounds (a rate).
+// images, so a slow spell of a shared machine tends to reach both sides;
+// each side's figure is its images over its wall time, both summed over the
+// rounds, by the same code (rate).
 
 // rate is images over the wall time they took, summed over rounds: the one
 // statistic both ours and the peer report.
