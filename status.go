@@ -2,15 +2,18 @@ package imgrec
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"strings"
 )
 
 // A worker started by a local provider reports its status to it, one word a
 // line, on an inherited pipe: "ready" once it can take requests, "busy" when
-// its first request in hand arrives, "idle" when its last one is done. This
-// file is the one place that protocol is spelled; workers write it, the local
-// provider reads it.
+// its first request in hand arrives, "idle" when its last one is done. The
+// other way, the provider asks it to drain (finish what it holds, then exit)
+// by closing its standard input, which the kernel also does should the
+// provider die. This file is the one place that protocol is spelled;
+// workers speak it, the local provider listens.
 
 // WorkerStatus is one status word.
 type WorkerStatus string
@@ -28,6 +31,17 @@ const (
 	// InstanceIDEnv is the instance id the worker reports in answers and logs.
 	InstanceIDEnv = "IMGREC_INSTANCE_ID"
 )
+
+// DrainOnEOF returns a context that ends when r (the worker's standard
+// input) reaches its end or fails, and when ctx ends.
+func DrainOnEOF(ctx context.Context, r io.Reader) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		io.Copy(io.Discard, r)
+		cancel()
+	}()
+	return ctx, cancel
+}
 
 // WriteStatus writes one status line.
 func WriteStatus(w io.Writer, s WorkerStatus) error {

@@ -2,9 +2,12 @@ package imgrec_test
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imgrec/imgrec"
 )
@@ -38,4 +41,24 @@ func TestStatusRoundTrip(t *testing.T) {
 	if !slices.Equal(got, sent) {
 		t.Errorf("got %q, want %q", got, sent)
 	}
+}
+
+// The drain request is the end of the worker's stdin: a closed pipe, as
+// when the provider stops the worker or dies.
+func TestDrainOnEOF(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := imgrec.DrainOnEOF(context.Background(), r)
+	defer cancel()
+	w.Write([]byte("anything written is ignored\n"))
+	select {
+	case <-ctx.Done():
+		t.Fatal("drained before stdin closed")
+	case <-time.After(50 * time.Millisecond):
+	}
+	w.Close()
+	<-ctx.Done() // the test's timeout bounds this wait
 }

@@ -1,17 +1,17 @@
 package local_test
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/local"
 )
 
 // The test binary doubles as the worker: run with FAKE_WORKER set, it
@@ -32,10 +32,29 @@ func busyFile(dir, id string) string { return filepath.Join(dir, id+".busy") } /
 func pidFile(dir, id string) string  { return filepath.Join(dir, id+".pid") }
 func doneFile(dir, id string) string { return filepath.Join(dir, id+".done") } // a line per finished request
 
+// fakeParent launches one fake worker, reports that it runs, and waits to
+// be killed.
+func fakeParent() {
+	dir := os.Getenv("FAKE_DIR")
+	p := local.New(local.Config{Command: []string{os.Args[0]}, Env: []string{"FAKE_WORKER=worker", noRaceExitSleep}})
+	if _, err := p.Launch(context.Background(), 1); err != nil {
+		panic(err)
+	}
+	for {
+		insts, _ := p.List(context.Background())
+		if insts[0].State == imgrec.StateRunning {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	os.WriteFile(filepath.Join(dir, "parent.ready"), nil, 0o644)
+	select {}
+}
+
 // fakeWorker speaks the status protocol. It is busy while its busy file
-// exists. SIGTERM makes it finish the request in hand (300ms of simulated
-// work, recorded in its done file) and exit 0; in mode "stubborn" it
-// ignores SIGTERM.
+// exists. The end of its stdin (the drain request) makes it finish the
+// request in hand (300ms of simulated work, recorded in its done file) and
+// exit 0; in mode "stubborn" it ignores the drain request.
 func fakeWorker(mode string) {
 	id, dir := os.Getenv(imgrec.InstanceIDEnv), os.Getenv("FAKE_DIR")
 	fd, err := strconv.Atoi(os.Getenv(imgrec.StatusFDEnv))
@@ -44,10 +63,9 @@ func fakeWorker(mode string) {
 		os.Exit(2)
 	}
 	status := os.NewFile(uintptr(fd), "status")
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM)
+	drain, _ := imgrec.DrainOnEOF(context.Background(), os.Stdin)
 	if mode == "stubborn" {
-		signal.Ignore(syscall.SIGTERM)
+		drain = context.Background()
 	}
 	os.WriteFile(pidFile(dir, id), []byte(strconv.Itoa(os.Getpid())), 0o644)
 	fmt.Println("fake worker starting")
@@ -58,7 +76,7 @@ func fakeWorker(mode string) {
 	busy := false
 	for tick := time.Tick(5 * time.Millisecond); ; {
 		select {
-		case <-term:
+		case <-drain.Done():
 			if busy {
 				time.Sleep(300 * time.Millisecond)
 				f, _ := os.OpenFile(doneFile(dir, id), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)

@@ -3,36 +3,13 @@
 package local_test
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/local"
 )
-
-// fakeParent launches one fake worker, reports that it runs, and waits to
-// be killed.
-func fakeParent() {
-	dir := os.Getenv("FAKE_DIR")
-	p := local.New(local.Config{Command: []string{os.Args[0]}, Env: []string{"FAKE_WORKER=worker", noRaceExitSleep}})
-	if _, err := p.Launch(context.Background(), 1); err != nil {
-		panic(err)
-	}
-	for {
-		insts, _ := p.List(context.Background())
-		if insts[0].State == imgrec.StateRunning {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	os.WriteFile(filepath.Join(dir, "parent.ready"), nil, 0o644)
-	select {}
-}
 
 // A worker must not outlive a parent killed with SIGKILL, which has no
 // chance to clean up.

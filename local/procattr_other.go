@@ -4,8 +4,8 @@ package local
 
 import "syscall"
 
-// Without Pdeathsig, workers outlive a parent killed by SIGKILL; Close still
-// stops them on an orderly exit.
+// Without Pdeathsig, a worker of a parent killed by SIGKILL drains and exits
+// when its standard input closes, rather than at once.
 func sysProcAttr() *syscall.SysProcAttr {
 	// Out of the terminal's process group: Ctrl-C reaches only us, and we
 	// drain the workers in order rather than have them all quit.

@@ -1,11 +1,9 @@
 package local
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -16,8 +14,9 @@ import (
 type process struct {
 	id             string
 	cmd            *exec.Cmd
+	stdin          *os.File // the write end of the worker's stdin; closing it asks for a drain
 	stdout, stderr *lineWriter
-	terminated     bool        // we sent SIGTERM
+	terminated     bool        // we asked it to drain
 	killed         bool        // we sent SIGKILL
 	killTimer      *time.Timer // SIGKILL once the drain takes too long
 	done           chan struct{}
@@ -30,13 +29,21 @@ func (p *Provider) spawn(inst *instance) error {
 	if err != nil {
 		return fmt.Errorf("status pipe: %w", err)
 	}
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		statusR.Close()
+		statusW.Close()
+		return fmt.Errorf("stdin pipe: %w", err)
+	}
 	cmd := exec.Command(p.cfg.Command[0], p.cfg.Command[1:]...)
 	// Ours come last: exec keeps the last value of a duplicated variable.
 	cmd.Env = append(append(os.Environ(), p.cfg.Env...), imgrec.InstanceIDEnv+"="+inst.ID, imgrec.StatusFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3
+	cmd.Stdin = stdinR
 	proc := &process{
 		id:     inst.ID,
 		cmd:    cmd,
+		stdin:  stdinW,
 		stdout: newLineWriter(&p.outMu, p.cfg.Stdout, inst.ID),
 		stderr: newLineWriter(&p.outMu, p.cfg.Stderr, inst.ID),
 		done:   make(chan struct{}),
@@ -48,8 +55,10 @@ func (p *Provider) spawn(inst *instance) error {
 	cmd.WaitDelay = time.Second
 	err = startCmd(cmd)
 	statusW.Close() // the child has its copy; EOF comes when it exits
+	stdinR.Close()
 	if err != nil {
 		statusR.Close()
+		stdinW.Close()
 		return err
 	}
 	inst.proc = proc
@@ -87,6 +96,7 @@ func (p *Provider) readStatus(inst *instance, proc *process, r *os.File) {
 func (p *Provider) wait(inst *instance, proc *process, statusR *os.File) {
 	err := proc.cmd.Wait()
 	statusR.Close() // also ends readStatus should a grandchild hold the write end
+	proc.stdin.Close()
 	proc.stdout.flush()
 	proc.stderr.flush()
 
@@ -125,7 +135,7 @@ func exitDetail(proc *process, err error) string {
 	case err == nil:
 		return "drained"
 	}
-	return "exited after SIGTERM: " + status
+	return "exited while draining: " + status
 }
 
 // drain asks inst's worker to finish its request and exit, and arms the
@@ -140,8 +150,8 @@ func (p *Provider) drain(inst *instance) {
 	}
 	proc.terminated = true
 	p.log.Info("worker draining", "instance", inst.ID)
-	if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		p.log.Error("worker SIGTERM failed", "instance", inst.ID, "err", err)
+	if err := proc.stdin.Close(); err != nil {
+		p.log.Error("closing the worker's stdin failed", "instance", inst.ID, "err", err)
 	}
 	proc.killTimer = time.AfterFunc(p.cfg.DrainTimeout, func() {
 		p.mu.Lock()

@@ -1,27 +1,24 @@
 // Package local implements imgrec.Provider with worker processes on this
 // machine, the default of `imgrec serve`.
 //
-// Each instance is a child process running Config.Command with
-// IMGREC_INSTANCE_ID=<id> and IMGREC_STATUS_FD=3 in its environment. File
-// descriptor 3 is the write end of a pipe on which the worker reports its
-// state, one word per newline-terminated line:
+// Each instance is a child process running Config.Command, speaking the
+// protocol of imgrec's status.go: imgrec.InstanceIDEnv=<id> and
+// imgrec.StatusFDEnv=3 in its environment, its status words on file
+// descriptor 3 (ready: pending → running; busy and idle: Instance.Busy), and
+// a pipe for standard input whose closing asks it to drain. A worker that
+// never says ready stays pending.
 //
-//	ready   it loaded its model and pulls requests (pending → running)
-//	busy    it took a request (Instance.Busy = true)
-//	idle    it finished the request (Instance.Busy = false)
-//
-// Surrounding white space, words after the first, unknown words and
-// over-long lines are ignored, so the protocol can grow. A worker that never
-// says ready stays pending.
-//
-// Stop sends SIGTERM: the worker finishes the request in hand and exits 0.
-// A worker still running DrainTimeout later gets SIGKILL. Stopped instances
-// keep their id and are started again by Start. A worker that exits
-// unasked becomes stopped too, with Detail saying how it ended
+// Stop closes the worker's standard input: the worker finishes the requests
+// in hand and exits 0. A worker still running DrainTimeout later is killed.
+// Stopped instances keep their id and are started again by Start. A worker
+// that exits unasked becomes stopped too, with Detail saying how it ended
 // ("exited: signal: killed").
 //
-// Workers never outlive this process: Close drains them, and on Linux a
-// parent killed outright takes them along (Pdeathsig, see startCmd).
+// Workers never outlive this process: Close drains them; should this
+// process die, the kernel closes their standard input and they drain and
+// exit; and on Linux a parent killed outright takes them along at once
+// (Pdeathsig, see startCmd). A pipe rather than SIGTERM asks for the drain
+// because Windows has no SIGTERM.
 package local
 
 import (
@@ -50,8 +47,8 @@ type Config struct {
 	Command []string
 	// Env is added to this process's environment for every worker.
 	Env []string
-	// DrainTimeout is how long a worker may take to exit after SIGTERM
-	// before it gets SIGKILL (default DefaultDrainTimeout).
+	// DrainTimeout is how long a worker may take to exit once asked to
+	// drain before it is killed (default DefaultDrainTimeout).
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
 	// Stdout and Stderr receive the workers' output, each line prefixed with

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -75,7 +74,7 @@ func TestCrashedWorkerCanRestart(t *testing.T) {
 	p, dir := newProvider(t, "worker", local.Config{})
 	id := launch(t, p)
 	pid := readPid(t, dir, id)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := kill(pid); err != nil {
 		t.Fatal(err)
 	}
 	in := waitFor(t, p, id, func(in imgrec.Instance) bool { return in.State == imgrec.StateStopped })
@@ -241,18 +240,6 @@ func readPid(t *testing.T, dir, id string) int {
 	return pid
 }
 
-// alive reports whether pid runs. A zombie counts as dead: its parent is
-// gone and init may not have reaped it yet.
-func alive(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	// The state follows the parenthesised command name, which may hold spaces.
-	rest := stat[bytes.LastIndexByte(stat, ')')+1:]
-	return !bytes.HasPrefix(bytes.TrimSpace(rest), []byte("Z"))
-}
-
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -268,4 +255,13 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// kill sends SIGKILL to pid (TerminateProcess on Windows).
+func kill(pid int) error {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		return err
+	}
+	return proc.Kill()
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -23,7 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/ec2"
@@ -474,7 +472,7 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 	if *wait <= 0 {
 		return usagef("--wait %v: want a positive duration", *wait)
 	}
-	if !*yes && !isInteractive(e.stdin) {
+	if !*yes && !isTerminal(e.stdin) {
 		return usagef("refusing to delete cluster %s unasked: stdin is not a terminal, and --yes is not set "+
 			"('imgrec infra status --cluster %s' shows what down would delete)", c.name, c.name)
 	}
@@ -582,15 +580,4 @@ func terminateCluster(ctx context.Context, w io.Writer, api *awsec2.Client, clus
 		case <-time.After(terminatePoll):
 		}
 	}
-}
-
-// isInteractive reports whether r is a terminal: a character device that
-// answers terminal ioctls, unlike /dev/null.
-func isInteractive(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,6 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/ec2"
@@ -195,30 +193,6 @@ func executeWithStdin(t *testing.T, stdin *os.File, args ...string) (code int, s
 	var out, errs bytes.Buffer
 	code = run(t.Context(), &env{stdin, &out, &errs}, args)
 	return code, out.String(), errs.String()
-}
-
-// openTerminal opens a pseudo-terminal and returns its two ends: what the
-// program reads as its stdin, and where the test types.
-func openTerminal(t *testing.T) (tty, keyboard *os.File) {
-	t.Helper()
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { ptmx.Close() })
-	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pts, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pts.Close() })
-	return pts, ptmx
 }
 
 // TestInfraUpStatusDown creates a cluster's buckets and queues, fills them

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/imgrec/imgrec/resnet"
@@ -70,14 +69,4 @@ func runModelPull(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, *dest)
 	return nil
-}
-
-// isTerminal reports whether f is a character device (a terminal).
-func isTerminal(w any) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

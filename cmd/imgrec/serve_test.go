@@ -273,7 +273,9 @@ func TestServeWorkerKilledMidBurst(t *testing.T) {
 			var pid int
 			if in.State == imgrec.StateRunning && in.Busy {
 				if _, err := fmt.Sscanf(in.Detail, "pid %d", &pid); err == nil {
-					syscall.Kill(pid, syscall.SIGKILL)
+					if proc, err := os.FindProcess(pid); err == nil {
+						proc.Kill()
+					}
 					t.Logf("killed %s (pid %d) while busy", in.ID, pid)
 					killed = true
 					break

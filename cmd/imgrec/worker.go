@@ -71,6 +71,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if status != nil { // started by a local provider: it closes our stdin to ask for a drain
+		var stop context.CancelFunc
+		ctx, stop = imgrec.DrainOnEOF(ctx, os.Stdin)
+		defer stop()
+	}
 	w, err := worker.New(worker.Config{
 		Queue: q, Input: b.input, Output: b.output,
 		Classifier: classifier,
