@@ -63,6 +63,9 @@ func OpenWith(dir string, opt Options) (*Store, error) {
 	return s, nil
 }
 
+// Options returns the options the store runs with.
+func (s *Store) Options() Options { return Options{NoSync: s.sync == nil} }
+
 // Close releases the directory handles.
 func (s *Store) Close() error {
 	if s.sync != nil {

@@ -30,6 +30,20 @@ func TestConformanceNoSync(t *testing.T) {
 	})
 }
 
+func TestOptions(t *testing.T) {
+	if opt := open(t, t.TempDir()).Options(); opt.NoSync {
+		t.Errorf("Open: %+v, want NoSync false", opt)
+	}
+	s, err := fsblob.OpenWith(t.TempDir(), fsblob.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if opt := s.Options(); !opt.NoSync {
+		t.Errorf("OpenWith NoSync: %+v, want NoSync true", opt)
+	}
+}
+
 func open(t *testing.T, dir string) *fsblob.Store {
 	t.Helper()
 	s, err := fsblob.Open(dir)

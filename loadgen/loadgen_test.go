@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -274,6 +275,10 @@ func TestRunCyclesThroughImagesInOrder(t *testing.T) {
 	}
 }
 
+// TestRunCourseImages uploads course images to a server that answers from
+// its own table of labels, which no file name gives away, one of them
+// deliberately wrong: loadgen must check each answer against the label
+// expected for the image it sent, and count and report the wrong one.
 func TestRunCourseImages(t *testing.T) {
 	dir := "../../shared/data/imagenet-100"
 	names := []string{"test_0.JPEG", "test_1.JPEG", "test_2.JPEG"}
@@ -281,18 +286,28 @@ func TestRunCourseImages(t *testing.T) {
 	for _, n := range names {
 		b, err := os.ReadFile(filepath.Join(dir, n))
 		if err != nil {
-			t.Skipf("course images not available: %v", err)
+			t.Fatalf("course images (../shared, read in place): %v", err)
 		}
 		imgs = append(imgs, Image{Name: n, Data: b})
 	}
+	// The course's labels (data/classification_results.csv).
+	expected := map[string]string{"test_0.JPEG": "bathtub", "test_1.JPEG": "tile roof", "test_2.JPEG": "jigsaw puzzle"}
+	answers := maps.Clone(expected)
+	answers["test_2.JPEG"] = "bathtub" // wrong: another image's label
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, readUpload(t, r, DefaultField, imgs))
+		fmt.Fprint(w, answers[readUpload(t, r, DefaultField, imgs)])
 	}))
 	defer srv.Close()
-	expected := map[string]string{"test_0.JPEG": "test_0.JPEG", "test_1.JPEG": "test_1.JPEG", "test_2.JPEG": "test_2.JPEG"}
 	s, err := Run(t.Context(), Config{URL: srv.URL, Images: imgs, Requests: 6, Concurrency: 2, Expected: expected})
-	if err != nil || s.OK != 6 {
-		t.Errorf("summary %+v, %v: want 6 ok", s, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Requests != 6 || s.OK != 4 || s.Wrong != 2 || s.Failed != 0 || !s.LabelsChecked {
+		t.Errorf("requests/ok/wrong/failed = %d/%d/%d/%d checked %v, want 6/4/2/0 true", s.Requests, s.OK, s.Wrong, s.Failed, s.LabelsChecked)
+	}
+	want := Wrong{File: "test_2.JPEG", Got: "bathtub", Want: "jigsaw puzzle"}
+	if len(s.WrongExamples) != 2 || s.WrongExamples[0] != want || s.WrongExamples[1] != want {
+		t.Errorf("wrong examples %+v, want twice %+v", s.WrongExamples, want)
 	}
 }
 

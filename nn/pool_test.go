@@ -75,18 +75,54 @@ func TestGlobalAvgPool(t *testing.T) {
 	}
 }
 
-// TestMaxStrided checks the kernel MaxPool2D uses (assembly where the CPU has
-// it) against the Go one on odd lengths and strides.
+// maxKernel is one implementation of maxStrided, named for test output.
+type maxKernel struct {
+	name string
+	f    func(dst, src []float32, c, n, ds, ss int)
+}
+
+// maxStridedRef is maxStrided written out plainly: the reference the kernels
+// are checked against.
+func maxStridedRef(dst, src []float32, c, n, ds, ss int) {
+	for i := 0; i < n; i++ {
+		for j := 0; j < c; j++ {
+			if v := src[i*ss+j]; v > dst[i*ds+j] {
+				dst[i*ds+j] = v
+			}
+		}
+	}
+}
+
+// TestMaxStrided checks every max kernel this build and CPU can run (the Go
+// one, the assembly one where the CPU has it, and maxStrided, which picks
+// between them for MaxPool2D) against maxStridedRef on odd lengths and
+// strides.
 func TestMaxStrided(t *testing.T) {
+	asm := asmMaxKernels()
+	if len(asm) == 0 {
+		t.Log("no assembly max kernel in this build or on this CPU: maxStrided is the Go one")
+	}
+	impls := append([]maxKernel{{"go", maxStridedGo}, {"maxStrided", maxStrided}}, asm...)
+	for _, im := range impls {
+		t.Logf("checking %s", im.name)
+	}
 	rng := rand.New(rand.NewPCG(13, 14))
-	for _, cc := range []struct{ c, n, ds, ss int }{{64, 7, 64, 128}, {5, 3, 9, 5}, {100, 1, 0, 0}, {17, 4, 20, 33}, {16, 2, 16, 16}} {
+	for _, cc := range []struct{ c, n, ds, ss int }{
+		{64, 7, 64, 128}, {5, 3, 9, 5}, {100, 1, 0, 0}, {17, 4, 20, 33}, {16, 2, 16, 16}, {48, 3, 50, 48}, {1000, 2, 1003, 1000},
+	} {
 		src := randSlice(rng, (cc.n-1)*cc.ss+cc.c)
 		dst := randSlice(rng, (cc.n-1)*cc.ds+cc.c+3)
 		want := slices.Clone(dst)
-		maxStridedGo(want, src, cc.c, cc.n, cc.ds, cc.ss)
-		maxStrided(dst, src, cc.c, cc.n, cc.ds, cc.ss)
-		if !slices.Equal(dst, want) {
-			t.Fatalf("%+v: got %v, want %v", cc, dst, want)
+		maxStridedRef(want, src, cc.c, cc.n, cc.ds, cc.ss)
+		for _, im := range impls {
+			got := slices.Clone(dst)
+			im.f(got, src, cc.c, cc.n, cc.ds, cc.ss)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("%s %+v: dst[%d] = %v, want %v", im.name, cc, i, got[i], want[i])
+					break
+				}
+			}
 		}
 	}
 }

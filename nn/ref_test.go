@@ -3,6 +3,7 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -80,4 +81,20 @@ func checkClose(t *testing.T, got []float32, want, mag []float64) {
 	if worst > tolerance || math.IsNaN(worst) {
 		t.Fatalf("element %d = %v, want %v (relative error %.2g > %.2g)", at, got[at], want[at], worst, tolerance)
 	}
+}
+
+// runnableKernels returns the GEMM micro-kernels this CPU runs, each to be
+// checked against the references above, and logs which of this build's
+// kernels are checked and which the CPU cannot run.
+func runnableKernels(t *testing.T) []*kernel {
+	t.Helper()
+	ks := kernels()
+	for _, k := range builtKernels() {
+		if slices.Contains(ks, k) {
+			t.Logf("checking kernel %s", k.name)
+		} else {
+			t.Logf("not checking kernel %s: this CPU cannot run it", k.name)
+		}
+	}
+	return ks
 }

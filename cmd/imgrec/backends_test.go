@@ -9,21 +9,42 @@ import (
 	"testing"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/fsblob"
 )
 
 func TestOpenBuckets(t *testing.T) {
 	dir := t.TempDir()
-	for _, spec := range []string{dir, "file://" + dir, "file://" + dir + "?sync=0", "file://" + dir + "?sync=1"} {
-		b, err := openBuckets(t.Context(), spec, nil)
+	for _, tc := range []struct {
+		spec   string
+		noSync bool
+	}{
+		{dir, false}, {"file://" + dir, false},
+		{"file://" + dir + "?sync=0", true}, {"file://" + dir + "?sync=false", true},
+		{"file://" + dir + "?sync=1", false}, {"file://" + dir + "?sync=true", false},
+	} {
+		b, err := openBuckets(t.Context(), tc.spec, nil)
 		if err != nil {
-			t.Fatalf("%s: %v", spec, err)
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		for name, bs := range map[string]imgrec.BlobStore{"input": b.input, "output": b.output} {
+			s, ok := bs.(*fsblob.Store)
+			if !ok {
+				t.Fatalf("%s: %s bucket is a %T, want an *fsblob.Store", tc.spec, name, bs)
+			}
+			t.Cleanup(func() { s.Close() })
+			if got := s.Options().NoSync; got != tc.noSync {
+				t.Errorf("%s: %s bucket NoSync = %v, want %v", tc.spec, name, got, tc.noSync)
+			}
 		}
 		if err := b.output.Put(context.Background(), "k", []byte("v")); err != nil {
-			t.Fatalf("%s: %v", spec, err)
+			t.Fatalf("%s: %v", tc.spec, err)
 		}
 	}
+	if _, err := os.Stat(filepath.Join(dir, "output", "k")); err != nil {
+		t.Errorf("the output bucket is not DIR/output: %v", err)
+	}
 	var ue *usageError
-	for _, spec := range []string{"file://" + dir + "?sync=maybe", "file://", "s3://", "s3://prefix/path", "s3://prefix?x=1", "gs://bucket"} {
+	for _, spec := range []string{"file://" + dir + "?sync=maybe", "file://" + dir + "?sync=2", "file://", "s3://", "s3://prefix/path", "s3://prefix?x=1", "gs://bucket"} {
 		if _, err := openBuckets(t.Context(), spec, nil); !errors.As(err, &ue) {
 			t.Errorf("%s: err = %v, want a usage error", spec, err)
 		}
