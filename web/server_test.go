@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -66,6 +67,8 @@ type stackOptions struct {
 	inlineMax int
 	// maxMessage is the queue's MaxMessageBytes (0: inmem's default).
 	maxMessage int
+	// instances, if set, is the web tier's Instances.
+	instances func(context.Context) ([]imgrec.Instance, error)
 	// webQueue and workerInput, if set, wrap what the web tier and the
 	// worker see of the queue and the input bucket.
 	webQueue    func(imgrec.Queue) imgrec.Queue
@@ -94,7 +97,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	srv, err := New(ctx, Config{
 		Queue: webQ, Input: in, InlineMaxBytes: o.inlineMax, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
 		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
-		Registry: reg, Gatherer: reg,
+		Instances: o.instances, Registry: reg, Gatherer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +380,11 @@ func TestResetNeedsTokenAndClearsEverything(t *testing.T) {
 }
 
 func TestHealthMetricsAndPage(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	instances := []imgrec.Instance{
+		{ID: "i-1", State: imgrec.StateRunning, Busy: true}, {ID: "i-2", State: imgrec.StateRunning},
+		{ID: "i-3", State: imgrec.StatePending}, {ID: "i-4", State: imgrec.StateStopped},
+	}
+	s := newStack(t, stackOptions{instances: func(context.Context) ([]imgrec.Instance, error) { return instances, nil }})
 	post(t, s.url+"/", "myfile", "test_2.JPEG", courseImage(t, "test_2.JPEG"))
 	post(t, s.url+"/", "myfile", "x.jpg", []byte("junk"))
 	get := func(path string) (*http.Response, string) {
@@ -408,8 +415,10 @@ func TestHealthMetricsAndPage(t *testing.T) {
 	resp, body := get("/v1/status")
 	var st status
 	json.Unmarshal([]byte(body), &st)
-	if resp.StatusCode != 200 || st.Counts["running"] != 0 {
-		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	wantCounts := map[string]int{"pending": 1, "running": 2, "stopping": 0, "stopped": 1}
+	if resp.StatusCode != 200 || !maps.Equal(st.Counts, wantCounts) || len(st.Instances) != len(instances) ||
+		st.Instances[0] != instances[0] || st.Depth != 0 || st.Queue != (imgrec.QueueStats{}) {
+		t.Fatalf("status: %d %s; want the provider's 4 instances counted %v and an empty queue", resp.StatusCode, body, wantCounts)
 	}
 }
 
