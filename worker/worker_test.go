@@ -109,9 +109,9 @@ func course(t *testing.T, name string) []byte {
 
 func TestStoresRepliesThenAcks(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	var status bytes.Buffer
+	status := &syncBuffer{b: &bytes.Buffer{}} // the worker writes while the test reads
 	cfg := r.cfg
-	cfg.Status = &syncBuffer{b: &status}
+	cfg.Status = status
 	defer r.run(t, cfg)()
 	r.send(t, "id-1", "test_0.JPEG", course(t, "test_0.JPEG"))
 	resp := r.reply(t)
@@ -122,7 +122,7 @@ func TestStoresRepliesThenAcks(t *testing.T) {
 	if err != nil || string(got) != "(test_0, electric guitar)" {
 		t.Fatalf("output: %q %v", got, err)
 	}
-	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 })
+	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s == imgrec.QueueStats{} })
 	// "idle" follows the ack, a moment after the queue has it.
 	for deadline := time.Now().Add(10 * time.Second); status.String() != "ready\nbusy\nidle\n"; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
