@@ -73,12 +73,10 @@ func (b *broker) take(q *Queue) (d *delivery, next time.Time, changed <-chan str
 		m.attempts++
 		m.receipt = b.serial
 		m.visibleAt = now.Add(b.cfg.Visibility)
-		d = &delivery{q: q, m: m, receipt: m.receipt, attempt: m.attempts}
-		if err := json.Unmarshal(m.data, &d.req); err != nil {
-			panic(fmt.Sprintf("inmem: a request this queue encoded does not decode: %v", err)) // a bug here, not the caller's
-		}
+		d = &delivery{q: q, m: m, receipt: m.receipt, req: m.request(), attempt: m.attempts}
 		if m.attempts >= b.cfg.MaxDeliver {
-			b.bury(i, d, fmt.Sprintf("inmem: delivered %d times without being settled", m.attempts))
+			d.reason = fmt.Sprintf("inmem: delivered %d times without being settled", m.attempts)
+			b.bury(i, d.reason)
 		}
 		return d, time.Time{}, nil
 	}
@@ -95,14 +93,25 @@ func (q *Queue) replyBackstop(ctx context.Context, d *delivery) {
 }
 
 // bury moves message i to the dead letters; b.mu must be held.
-func (b *broker) bury(i int, d *delivery, reason string) {
-	d.reason = reason
-	data, err := json.Marshal(imgrec.DeadLetter{Request: d.req, Reason: reason, Attempts: d.attempt, At: time.Now().UTC()})
+func (b *broker) bury(i int, reason string) {
+	m := b.messages[i]
+	letter := imgrec.DeadLetter{Reason: reason, Attempts: m.attempts, At: time.Now().UTC()}
+	letter.Request = m.request()
+	data, err := json.Marshal(letter)
 	if err != nil {
 		panic(fmt.Sprintf("inmem: encoding a dead letter: %v", err))
 	}
 	b.messages = slices.Delete(b.messages, i, i+1)
 	b.dead = append(b.dead, data)
+}
+
+// request decodes a copy of m's request.
+func (m *message) request() imgrec.Request {
+	var r imgrec.Request
+	if err := json.Unmarshal(m.data, &r); err != nil {
+		panic(fmt.Sprintf("inmem: a request this queue encoded does not decode: %v", err)) // a bug here, not the caller's
+	}
+	return r
 }
 
 // delivery is one delivery of a request.
@@ -112,7 +121,7 @@ type delivery struct {
 	receipt uint64
 	req     imgrec.Request
 	attempt int
-	reason  string // why the backstop dead-lettered it
+	reason  string // why Receive's backstop dead-lettered it; "" for a delivery handed out
 }
 
 func (d *delivery) Request() imgrec.Request { return d.req }
@@ -143,7 +152,7 @@ func (d *delivery) Nack(ctx context.Context, delay time.Duration) error {
 // DeadLetter moves the request to the dead letters with reason.
 func (d *delivery) DeadLetter(ctx context.Context, reason string) error {
 	return d.settle(ctx, "dead-letter", func(b *broker, i int) {
-		b.bury(i, d, reason)
+		b.bury(i, reason)
 	})
 }
 
