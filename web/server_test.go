@@ -9,11 +9,13 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/fsblob"
-	"github.com/imgrec/imgrec/natsq"
+	"github.com/imgrec/imgrec/inmem"
 	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
@@ -46,8 +47,10 @@ func standin(t *testing.T) *resnet.Model {
 	return model
 }
 
-// stack is a whole system in one process: embedded NATS, directory buckets,
+// stack is a whole system in one process: the in-memory queue and buckets,
 // the real classifier in a worker goroutine, and the web tier under test.
+// The web tier and the worker hold separate handles on the queue, as
+// separate processes would.
 type stack struct {
 	url      string
 	queue    imgrec.Queue
@@ -62,6 +65,10 @@ type stackOptions struct {
 	maxPixels int64
 	timeout   time.Duration
 	inlineMax int
+	// maxMessage is the queue's MaxMessageBytes (0: inmem's default).
+	maxMessage int
+	// instances, if set, is the web tier's Instances.
+	instances func(context.Context) ([]imgrec.Instance, error)
 	// webQueue and workerInput, if set, wrap what the web tier and the
 	// worker see of the queue and the input bucket.
 	webQueue    func(imgrec.Queue) imgrec.Queue
@@ -71,19 +78,12 @@ type stackOptions struct {
 func newStack(t *testing.T, o stackOptions) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
-	q, err := natsq.Embedded(natsq.Config{DataDir: filepath.Join(dir, "nats")})
+	q, err := inmem.NewQueue(inmem.Config{MaxMessageBytes: o.maxMessage})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := fsblob.Open(filepath.Join(dir, "input"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := fsblob.Open(filepath.Join(dir, "output"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	workerQ := q.Connect()
+	in, out := inmem.NewStore(), inmem.NewStore()
 	decode := func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, vision.Limits{MaxPixels: o.maxPixels}) }
 	reg := prometheus.NewRegistry()
 	var webQ imgrec.Queue = q
@@ -97,7 +97,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	srv, err := New(ctx, Config{
 		Queue: webQ, Input: in, InlineMaxBytes: o.inlineMax, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
 		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
-		Registry: reg, Gatherer: reg,
+		Instances: o.instances, Registry: reg, Gatherer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	var wg sync.WaitGroup
 	if !o.noWorker {
 		w, err := worker.New(worker.Config{
-			Queue: q, Input: workerIn, Output: out, Decode: decode, ID: "test-worker",
+			Queue: workerQ, Input: workerIn, Output: out, Decode: decode, ID: "test-worker",
 			Classifier: &resnet.Classifier{Model: standin(t), Profile: vision.ProfileReference},
 		})
 		if err != nil {
@@ -119,6 +119,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		cancel()
 		wg.Wait()
 		srv.Close()
+		workerQ.Close()
 		q.Close()
 	})
 	return &stack{url: hs.URL, queue: q, in: in, out: out, srv: srv,
@@ -379,7 +380,11 @@ func TestResetNeedsTokenAndClearsEverything(t *testing.T) {
 }
 
 func TestHealthMetricsAndPage(t *testing.T) {
-	s := newStack(t, stackOptions{})
+	instances := []imgrec.Instance{
+		{ID: "i-1", State: imgrec.StateRunning, Busy: true}, {ID: "i-2", State: imgrec.StateRunning},
+		{ID: "i-3", State: imgrec.StatePending}, {ID: "i-4", State: imgrec.StateStopped},
+	}
+	s := newStack(t, stackOptions{instances: func(context.Context) ([]imgrec.Instance, error) { return instances, nil }})
 	post(t, s.url+"/", "myfile", "test_2.JPEG", courseImage(t, "test_2.JPEG"))
 	post(t, s.url+"/", "myfile", "x.jpg", []byte("junk"))
 	get := func(path string) (*http.Response, string) {
@@ -410,8 +415,10 @@ func TestHealthMetricsAndPage(t *testing.T) {
 	resp, body := get("/v1/status")
 	var st status
 	json.Unmarshal([]byte(body), &st)
-	if resp.StatusCode != 200 || st.Counts["running"] != 0 {
-		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	wantCounts := map[string]int{"pending": 1, "running": 2, "stopping": 0, "stopped": 1}
+	if resp.StatusCode != 200 || !maps.Equal(st.Counts, wantCounts) || len(st.Instances) != len(instances) ||
+		st.Instances[0] != instances[0] || st.Depth != 0 || st.Queue != (imgrec.QueueStats{}) {
+		t.Fatalf("status: %d %s; want the provider's 4 instances counted %v and an empty queue", resp.StatusCode, body, wantCounts)
 	}
 }
 
@@ -454,19 +461,30 @@ func (c *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return c.BlobStore.Get(ctx, key)
 }
 
-// smallQueue refuses requests carrying an image, as a queue with a small
-// message limit (SQS: 256 KiB) refuses a large one.
-type smallQueue struct {
+// sendLog records each request the web tier sends and the queue's answer.
+type sendLog struct {
 	imgrec.Queue
-	refused atomic.Int32
+	mu    sync.Mutex
+	sends []sent
 }
 
-func (q *smallQueue) Send(ctx context.Context, r imgrec.Request) error {
-	if len(r.Image) > 0 {
-		q.refused.Add(1)
-		return imgrec.Errorf(imgrec.ETOOLARGE, "message too large")
-	}
-	return q.Queue.Send(ctx, r)
+type sent struct {
+	inline bool   // the request carried the image
+	code   string // the error code the queue answered with; "" for success
+}
+
+func (l *sendLog) Send(ctx context.Context, r imgrec.Request) error {
+	err := l.Queue.Send(ctx, r)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.sends = append(l.sends, sent{inline: len(r.Image) > 0, code: imgrec.ErrorCode(err)})
+	return err
+}
+
+func (l *sendLog) get() []sent {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.sends)
 }
 
 // TestInlineImages: small images travel in the request, so the worker never
@@ -474,27 +492,11 @@ func (q *smallQueue) Send(ctx context.Context, r imgrec.Request) error {
 // larger message gets the key alone, and the answer is the same.
 func TestInlineImages(t *testing.T) {
 	jpeg := courseImage(t, "test_7.JPEG")
-	t.Run("inline", func(t *testing.T) {
+	run := func(t *testing.T, maxMessage int) (sends []sent, gets int32) {
+		var log *sendLog
 		var counted *countingStore
-		s := newStack(t, stackOptions{inlineMax: 64 << 10, workerInput: func(b imgrec.BlobStore) imgrec.BlobStore {
-			counted = &countingStore{BlobStore: b}
-			return counted
-		}})
-		if code, body := post(t, s.url+"/", "myfile", "test_7.JPEG", jpeg); code != 200 || body != s.expected["test_7.JPEG"] {
-			t.Fatalf("%d %q", code, body)
-		}
-		if n := counted.gets.Load(); n != 0 {
-			t.Errorf("worker read the input bucket %d times for an inline image", n)
-		}
-		if _, err := s.in.Get(context.Background(), "test_7.JPEG"); err != nil {
-			t.Errorf("input bucket: %v", err)
-		}
-	})
-	t.Run("refused inline", func(t *testing.T) {
-		var small *smallQueue
-		var counted *countingStore
-		s := newStack(t, stackOptions{inlineMax: 64 << 10,
-			webQueue: func(q imgrec.Queue) imgrec.Queue { small = &smallQueue{Queue: q}; return small },
+		s := newStack(t, stackOptions{inlineMax: 64 << 10, maxMessage: maxMessage,
+			webQueue: func(q imgrec.Queue) imgrec.Queue { log = &sendLog{Queue: q}; return log },
 			workerInput: func(b imgrec.BlobStore) imgrec.BlobStore {
 				counted = &countingStore{BlobStore: b}
 				return counted
@@ -502,8 +504,25 @@ func TestInlineImages(t *testing.T) {
 		if code, body := post(t, s.url+"/", "myfile", "test_7.JPEG", jpeg); code != 200 || body != s.expected["test_7.JPEG"] {
 			t.Fatalf("%d %q", code, body)
 		}
-		if small.refused.Load() != 1 || counted.gets.Load() != 1 {
-			t.Errorf("refused %d, bucket reads %d: want the inline message refused once, then the key alone read once", small.refused.Load(), counted.gets.Load())
+		if stored, err := s.in.Get(context.Background(), "test_7.JPEG"); err != nil || !bytes.Equal(stored, jpeg) {
+			t.Errorf("input bucket: %d bytes, %v; want the image", len(stored), err)
+		}
+		waitFor(t, func() bool { st, _ := s.queue.Stats(context.Background()); return st == imgrec.QueueStats{} })
+		return log.get(), counted.gets.Load()
+	}
+	t.Run("inline", func(t *testing.T) {
+		sends, gets := run(t, 0)
+		if want := []sent{{inline: true}}; !slices.Equal(sends, want) || gets != 0 {
+			t.Errorf("sends %+v, bucket reads %d: want %+v and no read", sends, gets, want)
+		}
+	})
+	// The queue's own size check refuses the inline request: a limit of
+	// the image's size is below the request carrying it (in base64, a
+	// third larger) and far above one carrying the key alone.
+	t.Run("refused inline", func(t *testing.T) {
+		sends, gets := run(t, len(jpeg))
+		if want := []sent{{inline: true, code: imgrec.ETOOLARGE}, {inline: false}}; !slices.Equal(sends, want) || gets != 1 {
+			t.Errorf("sends %+v, bucket reads %d: want %+v, then the key alone read once", sends, gets, want)
 		}
 	})
 }

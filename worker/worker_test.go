@@ -13,8 +13,7 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/fsblob"
-	"github.com/imgrec/imgrec/natsq"
+	"github.com/imgrec/imgrec/inmem"
 	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 )
@@ -28,33 +27,34 @@ var (
 )
 
 type rig struct {
-	q       *natsq.Queue
+	q       *inmem.Queue // the client's handle; the worker has its own
 	in, out imgrec.BlobStore
 	inbox   imgrec.Inbox
 	cfg     Config
 }
 
-// newRig wires a worker config to an embedded NATS queue and directory buckets.
+// newRig wires a worker config to the in-memory queue and buckets. The
+// worker and the test, its client, hold separate handles on the queue, as
+// separate processes would.
 func newRig(t *testing.T, visibility time.Duration) *rig {
 	t.Helper()
 	modelOnce.Do(func() { model, modelErr = resnet.Load(filepath.Join(shared, "models/resnet18-standin.pth")) })
 	if modelErr != nil {
 		t.Fatal(modelErr)
 	}
-	dir := t.TempDir()
-	q, err := natsq.Embedded(natsq.Config{DataDir: filepath.Join(dir, "nats"), Visibility: visibility})
+	q, err := inmem.NewQueue(inmem.Config{Visibility: visibility})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { q.Close() })
-	in, _ := fsblob.Open(filepath.Join(dir, "in"))
-	out, _ := fsblob.Open(filepath.Join(dir, "out"))
+	workerQ := q.Connect()
+	t.Cleanup(func() { workerQ.Close(); q.Close() })
+	in, out := inmem.NewStore(), inmem.NewStore()
 	inbox, err := q.Listen(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &rig{q: q, in: in, out: out, inbox: inbox, cfg: Config{
-		Queue: q, Input: in, Output: out, ID: "w-test",
+		Queue: workerQ, Input: in, Output: out, ID: "w-test",
 		Classifier: &resnet.Classifier{Model: model, Profile: vision.ProfileReference},
 		Decode:     func(b []byte) (*imgrec.Image, error) { return vision.Decode(b, vision.Limits{}) },
 	}}
@@ -109,9 +109,9 @@ func course(t *testing.T, name string) []byte {
 
 func TestStoresRepliesThenAcks(t *testing.T) {
 	r := newRig(t, 5*time.Second)
-	var status bytes.Buffer
+	status := &syncBuffer{b: &bytes.Buffer{}} // the worker writes while the test reads
 	cfg := r.cfg
-	cfg.Status = &syncBuffer{b: &status}
+	cfg.Status = status
 	defer r.run(t, cfg)()
 	r.send(t, "id-1", "test_0.JPEG", course(t, "test_0.JPEG"))
 	resp := r.reply(t)
@@ -122,7 +122,7 @@ func TestStoresRepliesThenAcks(t *testing.T) {
 	if err != nil || string(got) != "(test_0, electric guitar)" {
 		t.Fatalf("output: %q %v", got, err)
 	}
-	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Depth() == 0 })
+	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s == imgrec.QueueStats{} })
 	// "idle" follows the ack, a moment after the queue has it.
 	for deadline := time.Now().Add(10 * time.Second); status.String() != "ready\nbusy\nidle\n"; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {

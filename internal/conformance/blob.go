@@ -1,12 +1,8 @@
-// Package conformance holds the test suites that every backend of a domain
-// interface must pass. They use nothing but the interface, so a backend is
-// done when its package's tests run the suite and pass.
 package conformance
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -311,71 +307,4 @@ func blobCancelled(t *testing.T, s imgrec.BlobStore) {
 	}
 	_, err := s.Get(t.Context(), "k")
 	wantCode(t, err, imgrec.ENOTFOUND, "Get after Puts with a cancelled context")
-}
-
-func mustPut(t *testing.T, s imgrec.BlobStore, key string, data []byte) {
-	t.Helper()
-	if err := s.Put(t.Context(), key, data); err != nil {
-		t.Fatalf("Put(%q): %v", key, err)
-	}
-}
-
-func mustGet(t *testing.T, s imgrec.BlobStore, key string) []byte {
-	t.Helper()
-	b, err := s.Get(t.Context(), key)
-	if err != nil {
-		t.Fatalf("Get(%q): %v", key, err)
-	}
-	return b
-}
-
-func mustList(t *testing.T, s imgrec.BlobStore, prefix, after string, limit int) []imgrec.BlobInfo {
-	t.Helper()
-	infos, err := s.List(t.Context(), prefix, after, limit)
-	if err != nil {
-		t.Fatalf("List(prefix %q, after %q, limit %d): %v", prefix, after, limit, err)
-	}
-	return infos
-}
-
-func keysOf(infos []imgrec.BlobInfo) []string {
-	var keys []string
-	for _, in := range infos {
-		keys = append(keys, in.Key)
-	}
-	return keys
-}
-
-// wantCode fails t unless err carries code.
-func wantCode(t *testing.T, err error, code, what string) {
-	t.Helper()
-	if got := imgrec.ErrorCode(err); got != code {
-		t.Errorf("%s: got error %v (code %q), want code %q", what, err, got, code)
-	}
-}
-
-// parallel runs do(0..n-1) on the given number of goroutines and fails t
-// with the first error.
-func parallel(t *testing.T, goroutines, n int, do func(i int) error) {
-	t.Helper()
-	next := make(chan int)
-	var wg sync.WaitGroup
-	errs := make([]error, goroutines)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range next {
-				if err := do(i); err != nil && errs[g] == nil {
-					errs[g] = err
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
 }
