@@ -7,9 +7,9 @@ import (
 	"github.com/imgrec/imgrec"
 )
 
-// The baselines our Scaler is compared with (`imgrec simulate`): the
+// The baselines BootAware is compared with (`imgrec simulate`): the
 // policies of the course's seed projects, a plain capped-depth rule and
-// KEDA's SQS scaler with its defaults. They honour Policy.Max only.
+// KEDA's SQS scaler with its defaults. They honour Config.Max only.
 
 // seedIdle is how long the seed projects' instances stay idle before they
 // stop.
@@ -28,21 +28,21 @@ type PerMessage struct {
 // NewSelfStop returns policy (a): one instance per waiting request up to
 // Max, create-or-restart, and every instance stops itself after 10 s idle
 // (applied here at the controller's 1 s steps).
-func NewSelfStop(p Policy) *PerMessage {
-	return &PerMessage{max: p.withDefaults().Max, lastBusy: map[string]time.Time{}}
+func NewSelfStop(cfg Config) *PerMessage {
+	return &PerMessage{max: cfg.withDefaults().Max, lastBusy: map[string]time.Time{}}
 }
 
 // NewGracefulStop returns policy (b): like (a), but instead of stopping
 // themselves, idle instances are asked to shut down once the queue has
 // been empty for 10 s, and any request in those 10 s cancels the request.
-func NewGracefulStop(p Policy) *PerMessage {
-	return &PerMessage{max: p.withDefaults().Max, graceful: true}
+func NewGracefulStop(cfg Config) *PerMessage {
+	return &PerMessage{max: cfg.withDefaults().Max, graceful: true}
 }
 
 // Cadence: the seeds poll the queue every second.
 func (m *PerMessage) Cadence() Cadence { return Cadence{Every: time.Second} }
 
-// Decide implements Decider.
+// Decide implements Policy.
 func (m *PerMessage) Decide(o Observation) Decision {
 	f, counts := sortFleet(o.Instances)
 	waiting := o.Stats.Waiting
@@ -105,12 +105,12 @@ func (m *PerMessage) gracefulStop(now time.Time, depth int, f fleet, d *Decision
 type DepthCap struct{ max int }
 
 // NewDepthCap returns policy (c).
-func NewDepthCap(p Policy) *DepthCap { return &DepthCap{max: p.withDefaults().Max} }
+func NewDepthCap(cfg Config) *DepthCap { return &DepthCap{max: cfg.withDefaults().Max} }
 
 // Cadence: polled every 5 s.
 func (c *DepthCap) Cadence() Cadence { return Cadence{Every: 5 * time.Second} }
 
-// Decide implements Decider.
+// Decide implements Policy.
 func (c *DepthCap) Decide(o Observation) Decision {
 	f, counts := sortFleet(o.Instances)
 	depth := o.Stats.Depth()
@@ -158,12 +158,12 @@ type KEDA struct {
 // at 5 requests (waiting + in flight) per instance, growing by at most +4
 // or +100 % per step, shrinking only to the largest wish of the last 300 s;
 // KEDA scales to zero 300 s after it last saw a request.
-func NewKEDA(p Policy) *KEDA { return &KEDA{max: p.withDefaults().Max} }
+func NewKEDA(cfg Config) *KEDA { return &KEDA{max: cfg.withDefaults().Max} }
 
 // Cadence: the HPA's sync period; KEDA's own polls are every other step.
 func (k *KEDA) Cadence() Cadence { return Cadence{Every: hpaSync} }
 
-// Decide implements Decider.
+// Decide implements Policy.
 func (k *KEDA) Decide(o Observation) Decision {
 	f, counts := sortFleet(o.Instances)
 	depth := o.Stats.Depth()

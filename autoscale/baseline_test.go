@@ -16,16 +16,16 @@ func running(id string, sec float64, busy bool) imgrec.Instance {
 
 func TestSelfStop(t *testing.T) {
 	// Scale from zero: one instance per waiting request, restarting first.
-	a := NewSelfStop(Policy{Max: 20})
+	a := NewSelfStop(Config{Max: 20})
 	d := a.Decide(obs(0, 5, 0, instances(imgrec.StateStopped, 2, false)))
 	if !slices.Equal(d.Start, []string{"stopped-1", "stopped-2"}) || d.Launch != 3 {
 		t.Fatalf("from zero with 2 stopped: %+v", d)
 	}
-	if d := NewSelfStop(Policy{Max: 20}).Decide(obs(0, 416, 0)); d.Launch != 20 {
+	if d := NewSelfStop(Config{Max: 20}).Decide(obs(0, 416, 0)); d.Launch != 20 {
 		t.Fatalf("416 waiting: %+v", d)
 	}
 	// Each instance stops itself after 10 s idle; work resets its clock.
-	a = NewSelfStop(Policy{Max: 20})
+	a = NewSelfStop(Config{Max: 20})
 	w1, w2 := running("w-1", 0, false), running("w-2", 0, true)
 	for sec := 1.0; sec < 10; sec++ {
 		if d := a.Decide(obs(sec, 0, 1, []imgrec.Instance{w1, w2})); d.Acts() {
@@ -37,7 +37,7 @@ func TestSelfStop(t *testing.T) {
 	}
 	// Burst during scale-in: w-2 went idle at 9 s; a burst at 15 s keeps it.
 	w2.Busy = false
-	a = NewSelfStop(Policy{Max: 20})
+	a = NewSelfStop(Config{Max: 20})
 	a.Decide(obs(9, 0, 1, []imgrec.Instance{{ID: "w-2", State: imgrec.StateRunning, Since: at(0), Busy: true}}))
 	a.Decide(obs(10, 0, 0, []imgrec.Instance{w2}))
 	w2.Busy = true
@@ -49,7 +49,7 @@ func TestSelfStop(t *testing.T) {
 		t.Fatalf("stopped 9 s after the burst: %+v", d)
 	}
 	// Flapping input: busy every other second never stops anything.
-	a = NewSelfStop(Policy{Max: 20})
+	a = NewSelfStop(Config{Max: 20})
 	for i := range 30 {
 		in := running("w-1", 0, i%2 == 0)
 		if d := a.Decide(obs(float64(i), 0, 1-i%2, []imgrec.Instance{in})); d.Acts() {
@@ -59,12 +59,12 @@ func TestSelfStop(t *testing.T) {
 }
 
 func TestGracefulStop(t *testing.T) {
-	b := NewGracefulStop(Policy{Max: 20})
+	b := NewGracefulStop(Config{Max: 20})
 	if d := b.Decide(obs(0, 4, 0)); d.Launch != 4 {
 		t.Fatalf("from zero: %+v", d)
 	}
 	idle := []imgrec.Instance{running("w-1", 0, false), running("w-2", 0, false)}
-	b = NewGracefulStop(Policy{Max: 20})
+	b = NewGracefulStop(Config{Max: 20})
 	for sec := 0.0; sec < 10; sec++ {
 		if d := b.Decide(obs(sec, 0, 0, idle)); d.Acts() {
 			t.Fatalf("t=%v: stopped before 10 s of empty queue: %+v", sec, d)
@@ -74,7 +74,7 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatalf("t=10: want both stopped, got %+v", d)
 	}
 	// Burst during scale-in: a request at 9 s cancels the shutdown request.
-	b = NewGracefulStop(Policy{Max: 20})
+	b = NewGracefulStop(Config{Max: 20})
 	b.Decide(obs(0, 0, 0, idle))
 	b.Decide(obs(9, 0, 1, idle))
 	if d := b.Decide(obs(12, 0, 0, idle)); d.Acts() {
@@ -84,7 +84,7 @@ func TestGracefulStop(t *testing.T) {
 		t.Fatalf("10 s after the last request: %+v", d)
 	}
 	// Flapping input: a request every other second, nothing stops.
-	b = NewGracefulStop(Policy{Max: 20})
+	b = NewGracefulStop(Config{Max: 20})
 	for i := range 30 {
 		if d := b.Decide(obs(float64(i), 0, 1-i%2, idle)); d.Acts() {
 			t.Fatalf("t=%d: flapped: %+v", i, d)
@@ -93,7 +93,7 @@ func TestGracefulStop(t *testing.T) {
 }
 
 func TestDepthCap(t *testing.T) {
-	c := NewDepthCap(Policy{Max: 20})
+	c := NewDepthCap(Config{Max: 20})
 	if c.Cadence().Every != 5*time.Second {
 		t.Fatalf("cadence %+v", c.Cadence())
 	}
@@ -128,7 +128,7 @@ func TestDepthCap(t *testing.T) {
 }
 
 func TestKEDA(t *testing.T) {
-	k := NewKEDA(Policy{Max: 20})
+	k := NewKEDA(Config{Max: 20})
 	if k.Cadence().Every != 15*time.Second {
 		t.Fatalf("cadence %+v", k.Cadence())
 	}
@@ -149,7 +149,7 @@ func TestKEDA(t *testing.T) {
 		}
 	}
 	// No activation between KEDA's 30 s polls.
-	k = NewKEDA(Policy{Max: 20})
+	k = NewKEDA(Config{Max: 20})
 	k.Decide(obs(0, 0, 0))
 	if d := k.Decide(obs(15, 10, 0)); d.Acts() {
 		t.Fatalf("activated between polls: %+v", d)
@@ -158,7 +158,7 @@ func TestKEDA(t *testing.T) {
 		t.Fatalf("poll at 30 s: %+v", d)
 	}
 	// Scale-in waits for the 300 s window; a burst in it keeps the fleet.
-	k = NewKEDA(Policy{Max: 20})
+	k = NewKEDA(Config{Max: 20})
 	four := []imgrec.Instance{running("w-1", 0, false), running("w-2", 0, false), running("w-3", 0, false), running("w-4", 0, false)}
 	k.Decide(obs(0, 20, 0, four))
 	for sec := 15.0; sec < 300; sec += 15 {
@@ -174,7 +174,7 @@ func TestKEDA(t *testing.T) {
 		t.Fatalf("t=450, 300 s after the last request: want all 4 terminated, got %+v", d)
 	}
 	// Flapping input within the window changes nothing.
-	k = NewKEDA(Policy{Max: 20})
+	k = NewKEDA(Config{Max: 20})
 	k.Decide(obs(0, 20, 0, four))
 	for i := 1; i < 20; i++ {
 		if d := k.Decide(obs(float64(15*i), 20*(i%2), 0, four)); d.Acts() {
@@ -186,7 +186,7 @@ func TestKEDA(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
 		n, err := Lookup(name)
-		if err != nil || n.Summary == "" || n.New(Policy{}) == nil {
+		if err != nil || n.Summary == "" || n.New(Config{}) == nil {
 			t.Errorf("policy %s: %+v, %v", name, n, err)
 		}
 	}

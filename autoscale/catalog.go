@@ -11,21 +11,21 @@ import (
 type Named struct {
 	Name    string
 	Summary string // one sentence, for tables and help
-	New     func(Policy) Decider
+	New     func(Config) Policy
 }
 
 // Catalog lists the policies in comparison order, ours last.
 var Catalog = []Named{
 	{"a", "one instance per waiting request up to the max, create-or-restart, each instance stops itself after 10 s idle",
-		func(p Policy) Decider { return NewSelfStop(p) }},
+		func(cfg Config) Policy { return NewSelfStop(cfg) }},
 	{"b", "as (a), but the controller asks idle instances to shut down once the queue has been empty for 10 s, and a request in that time cancels it",
-		func(p Policy) Decider { return NewGracefulStop(p) }},
+		func(cfg Config) Policy { return NewGracefulStop(cfg) }},
 	{"c", "desired = min(depth, max) every 5 s, launching new instances and terminating idle surplus ones",
-		func(p Policy) Decider { return NewDepthCap(p) }},
+		func(cfg Config) Policy { return NewDepthCap(cfg) }},
 	{"d", "KEDA's SQS scaler defaults: 30 s polling, 5 requests per instance through the HPA, 300 s stabilization and cooldown",
-		func(p Policy) Decider { return NewKEDA(p) }},
+		func(cfg Config) Policy { return NewKEDA(cfg) }},
 	{"e", "ours: backlog per instance; nothing launched that would come up after the backlog is gone, and boots cancelled while it drains; warm pool first; to zero as soon as that saves money",
-		func(p Policy) Decider { return NewScaler(p) }},
+		func(cfg Config) Policy { return NewBootAware(cfg) }},
 }
 
 // Lookup finds a policy of the Catalog by name.

@@ -9,15 +9,15 @@ import (
 	"github.com/imgrec/imgrec"
 )
 
-// DefaultInterval is how often the Scaler observes and decides.
+// DefaultInterval is how often BootAware observes and decides.
 const DefaultInterval = time.Second
 
-// Controller runs a Decider against a live queue and provider.
+// Controller runs a Policy against a live queue and provider.
 type Controller struct {
 	Queue    imgrec.Queue
 	Provider imgrec.Provider
-	Scaler   Decider
-	// Interval overrides the Decider's Cadence().Every.
+	Policy   Policy
+	// Interval overrides the Policy's Cadence().Every.
 	Interval time.Duration
 	Logger   *slog.Logger
 	// Observed, if set, is called after every decision (metrics, status pages).
@@ -31,10 +31,10 @@ type Controller struct {
 const minNudgeGap = 100 * time.Millisecond
 
 // Run observes and acts every Interval, and soon after a Nudge if the
-// Decider's Cadence asks for it, until ctx is cancelled. Failures to observe
+// Policy's Cadence asks for it, until ctx is cancelled. Failures to observe
 // or act are logged and retried on the next step.
 func (c *Controller) Run(ctx context.Context) error {
-	cadence := c.Scaler.Cadence()
+	cadence := c.Policy.Cadence()
 	interval := c.Interval
 	if interval <= 0 {
 		interval = cadence.Every
@@ -94,7 +94,7 @@ func (c *Controller) Step(ctx context.Context, now time.Time) {
 		return
 	}
 	o := Observation{Time: now, Stats: stats, Instances: instances}
-	d := c.Scaler.Decide(o)
+	d := c.Policy.Decide(o)
 	if d.Acts() {
 		log.Info("scale", "reason", d.Reason, "depth", d.Depth, "waiting", stats.Waiting, "in_flight", stats.InFlight,
 			"desired", d.Desired, "active", d.Active, "instances", d.Counts,

@@ -26,7 +26,7 @@ func (e *estimate) add(x time.Duration) {
 	e.v += (x - e.v) / time.Duration(min(e.n, estimateMemory))
 }
 
-// estimates are what the Scaler measures of its instances: how long a
+// estimates are what BootAware measures of its instances: how long a
 // launch and a restart take from pending to running, and how long one
 // request takes.
 type estimates struct {
@@ -50,11 +50,11 @@ type drainReading struct {
 	depth, running int
 }
 
-func newEstimates(p Policy) estimates {
+func newEstimates(cfg Config) estimates {
 	return estimates{
-		boot:    estimate{v: p.BootTime},
-		restart: estimate{v: p.RestartTime},
-		service: estimate{v: p.ServiceTime},
+		boot:    estimate{v: cfg.BootTime},
+		restart: estimate{v: cfg.RestartTime},
+		service: estimate{v: cfg.ServiceTime},
 		seen:    map[string]seenInstance{},
 	}
 }
@@ -123,7 +123,7 @@ func (e *estimates) arrivals(now time.Time, pending []imgrec.Instance) []time.Du
 	return out
 }
 
-// backlog is the queue as the Scaler foresees it: depth requests,
+// backlog is the queue as BootAware foresees it: depth requests,
 // shrinking by rate a second (negative while it grows), and by perInstance
 // more a second for each instance that comes up.
 type backlog struct {

@@ -1,248 +1,137 @@
 // Package autoscale decides how many worker instances should run and asks a
 // Provider for them. Decisions are a pure function of observations (a
-// Decider: our Scaler, or one of the baselines it is compared with),
+// Policy: BootAware, or one of the baselines it is compared with),
 // separate from the loop that gathers them (Controller), so the simulator
 // (package simulate) replays the same code in virtual time.
 package autoscale
 
 import (
-	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/imgrec/imgrec"
 )
 
-// Policy holds the tunables. Zero values take the defaults below.
-type Policy struct {
-	Min, Max int
-	// TargetPerInstance is the depth (waiting + in flight) one instance is
-	// expected to absorb: desired = ceil(depth / TargetPerInstance), but
-	// never fewer than the instances busy.
-	TargetPerInstance int
-	// Window is how far back depth readings are remembered; the largest
-	// counts, so one low reading cannot trigger a scale-in.
-	Window time.Duration
-	// ScaleInAfter is how long fewer instances must be enough before any
-	// is stopped. A burst in that time cancels the scale-in.
-	ScaleInAfter time.Duration
-	// WarmPool is how many stopped instances are kept for a fast Start;
-	// more are terminated. Zero means Max; below zero, none: idle instances
-	// are terminated rather than stopped.
-	WarmPool int
-	// BootTime, RestartTime and ServiceTime are first guesses of how long
-	// a launch and a restart take to come up and how long a request takes;
-	// the Scaler replaces them with what it measures. Zero means unknown:
-	// until measured, an instance is assumed to come up at once and the
-	// backlog never to drain by itself.
-	BootTime, RestartTime, ServiceTime time.Duration
-	// MinBilled is the least an instance is billed for each time it comes
-	// up (60 s on EC2). An idle instance younger than that is kept, since
-	// stopping it would save nothing and a restart would be billed anew.
-	MinBilled time.Duration
+// Policy is an autoscaling policy: it turns observations into decisions.
+// The live Controller and the simulator (package simulate) drive the same
+// Policies, so what the simulator shows is what the service does. A Policy
+// may remember past observations; it is not safe for concurrent use.
+type Policy interface {
+	Decide(Observation) Decision
+	// Cadence is when the decider wants to observe.
+	Cadence() Cadence
 }
 
-// EC2MinBilled is the least EC2 bills for each run of an instance (Linux,
-// per-second billing): the MinBilled for instances there.
-const EC2MinBilled = time.Minute
-
-// Defaults.
-const (
-	DefaultMax               = 20
-	DefaultTargetPerInstance = 5
-	DefaultWindow            = 2 * time.Second
-	DefaultScaleInAfter      = time.Second
-)
-
-func (p Policy) withDefaults() Policy {
-	if p.Max <= 0 {
-		p.Max = DefaultMax
-	}
-	p.Min = min(max(p.Min, 0), p.Max)
-	if p.TargetPerInstance <= 0 {
-		p.TargetPerInstance = DefaultTargetPerInstance
-	}
-	if p.Window <= 0 {
-		p.Window = DefaultWindow
-	}
-	if p.ScaleInAfter <= 0 {
-		p.ScaleInAfter = DefaultScaleInAfter
-	}
-	if p.WarmPool == 0 {
-		p.WarmPool = p.Max
-	}
-	return p
+// Cadence is how often a Policy observes.
+type Cadence struct {
+	Every time.Duration
+	// OnArrival also asks for an observation as soon as work arrives
+	// (Controller.Nudge), so a burst on an idle system does not wait a tick.
+	OnArrival bool
 }
 
-// Scaler is our policy, (e). It wants one instance per TargetPerInstance
-// requests in the queue (waiting + in flight), never fewer than are busy,
-// within Min..Max, using the largest wish of the last Window. Aware of boot
-// times, it brings up no instance that would come up after those running
-// or booting have drained the backlog, judged from the boot and service
-// times it measures; and while the backlog only drains, it cancels booting
-// instances beyond the wish, which cost nothing yet. It restarts the warm
-// pool before launching, and stops idle instances ScaleInAfter once fewer
-// suffice, down to zero, though none before its billed minimum is used up.
-type Scaler struct {
-	policy   Policy
-	readings []reading
-	lowSince time.Time // when desired first fell below active; zero if it has not
-	est      estimates
+// Observation is what the controller sees at one instant.
+type Observation struct {
+	Time      time.Time
+	Stats     imgrec.QueueStats
+	Instances []imgrec.Instance
 }
 
-type reading struct {
-	at      time.Time
-	n       int
-	running int
-	busy    int
+// Decision is what to do about an observation, with the inputs that led to it.
+type Decision struct {
+	Depth     int            `json:"depth"`           // depth the decision used
+	Desired   int            `json:"desired"`         // instances wanted
+	Active    int            `json:"active"`          // pending + running before acting
+	Counts    map[string]int `json:"counts"`          // instances by state before acting
+	Start     []string       `json:"start,omitempty"` // stopped instances to restart
+	Launch    int            `json:"launch,omitempty"`
+	Stop      []string       `json:"stop,omitempty"` // idle instances to drain into the warm pool
+	Terminate []string       `json:"terminate,omitempty"`
+	Reason    string         `json:"reason"`
 }
 
-// NewScaler returns a Scaler for p (defaults filled in).
-func NewScaler(p Policy) *Scaler {
-	p = p.withDefaults()
-	return &Scaler{policy: p, est: newEstimates(p)}
+// Acts reports whether the decision changes anything.
+func (d Decision) Acts() bool {
+	return len(d.Start)+d.Launch+len(d.Stop)+len(d.Terminate) > 0
 }
 
-// Policy returns the policy in force, defaults included.
-func (s *Scaler) Policy() Policy { return s.policy }
+// fleet is an observation's instances sorted by state, oldest first.
+type fleet map[imgrec.InstanceState][]imgrec.Instance
 
-// Cadence: every second, and as soon as work arrives.
-func (s *Scaler) Cadence() Cadence { return Cadence{Every: DefaultInterval, OnArrival: true} }
-
-// Decide computes the actions for one observation.
-func (s *Scaler) Decide(o Observation) Decision {
-	p := s.policy
-	f, counts := sortFleet(o.Instances)
-	s.est.learn(o, f)
-	s.readings = append(s.readings, reading{o.Time, o.Stats.Depth(), len(f[imgrec.StateRunning]), o.Stats.InFlight})
-	for len(s.readings) > 1 && o.Time.Sub(s.readings[0].at) > p.Window {
-		s.readings = s.readings[1:]
+func sortFleet(in []imgrec.Instance) (fleet, map[string]int) {
+	// One sorted copy, by state then age, cut into a slice per state.
+	all := slices.Clone(in)
+	slices.SortStableFunc(all, func(a, b imgrec.Instance) int {
+		if a.State != b.State {
+			return strings.Compare(string(a.State), string(b.State))
+		}
+		return olderFirst(a, b)
+	})
+	f := fleet{}
+	counts := map[string]int{}
+	for i := 0; i < len(all); {
+		j := i + 1
+		for j < len(all) && all[j].State == all[i].State {
+			j++
+		}
+		f[all[i].State] = all[i:j:j]
+		counts[string(all[i].State)] = j - i
+		i = j
 	}
-	depth, busy := 0, 0
-	for _, r := range s.readings {
-		depth = max(depth, r.n)
-		busy = max(busy, r.busy)
-	}
-	desired := min(max((depth+p.TargetPerInstance-1)/p.TargetPerInstance, busy, p.Min), p.Max)
-	active := f.active()
-	d := Decision{Depth: depth, Desired: desired, Active: active, Counts: counts}
+	return f, counts
+}
 
-	// While the backlog only drains, booting instances beyond the wish are
-	// cancelled at once, newest first: they cost nothing yet and would come
-	// up to too little work. While requests arrive, they stay.
-	var late []string
-	if pending := f[imgrec.StatePending]; desired < active && s.draining() {
-		for i := len(pending) - 1; i >= 0 && len(late) < active-desired; i-- {
-			late = append(late, pending[i].ID)
+func (f fleet) active() int { return len(f[imgrec.StatePending]) + len(f[imgrec.StateRunning]) }
+
+// idle returns the running instances not working on a request, newest
+// first, so long-lived ones stay and the pool turns over least.
+func (f fleet) idle() []imgrec.Instance {
+	var out []imgrec.Instance
+	for _, in := range f[imgrec.StateRunning] {
+		if !in.Busy {
+			out = append(out, in)
 		}
 	}
-	if len(late) > 0 {
-		d.Terminate = append(d.Terminate, late...)
-		d.Reason = fmt.Sprintf("depth %d needs %d of %d active; cancelling %d booting", depth, desired, active, len(late))
-		active -= len(late)
+	slices.Reverse(out)
+	return out
+}
+
+// grow restarts stopped instances first, a warm start being faster than a
+// launch, and launches the rest of need.
+func (f fleet) grow(d *Decision, need int) {
+	stopped := f[imgrec.StateStopped]
+	for _, in := range stopped[:min(need, len(stopped))] {
+		d.Start = append(d.Start, in.ID)
+	}
+	d.Launch = need - len(d.Start)
+}
+
+func ids(in []imgrec.Instance) []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = x.ID
+	}
+	return out
+}
+
+func olderFirst(a, b imgrec.Instance) int {
+	if c := a.Since.Compare(b.Since); c != 0 {
+		return c
+	}
+	return compareIDs(a.ID, b.ID)
+}
+
+// compareIDs orders "w-2" before "w-10".
+func compareIDs(a, b string) int {
+	if len(a) != len(b) {
+		return len(a) - len(b)
 	}
 	switch {
-	case desired > active:
-		s.lowSince = time.Time{}
-		s.grow(o, f, &d, desired-active, p.Min-active)
-		d.Reason = fmt.Sprintf("depth %d needs %d instances, %d active", depth, desired, active)
-		if held := desired - active - len(d.Start) - d.Launch; held > 0 {
-			d.Reason += fmt.Sprintf("; %d more would come up after the backlog is done", held)
-		}
-	case desired < active:
-		if s.lowSince.IsZero() {
-			s.lowSince = o.Time
-		}
-		if wait := p.ScaleInAfter - o.Time.Sub(s.lowSince); wait > 0 {
-			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; scale-in in %s unless work arrives", depth, desired, active, wait.Round(100*time.Millisecond))
-			break
-		}
-		var idle []imgrec.Instance
-		for _, in := range f.idle() {
-			// Kept until the last step before its billed minimum runs out.
-			if o.Time.Sub(in.Since) >= max(p.MinBilled-DefaultInterval, 0) {
-				idle = append(idle, in)
-			}
-		}
-		surplus := ids(idle[:min(active-desired, len(idle))])
-		if p.WarmPool < 0 {
-			d.Terminate = surplus
-			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; terminating %d idle (no warm pool)", depth, desired, active, len(surplus))
-		} else {
-			d.Stop = surplus
-			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; stopping %d idle", depth, desired, active, len(surplus))
-		}
-	default:
-		s.lowSince = time.Time{}
-		if len(late) == 0 {
-			d.Reason = fmt.Sprintf("depth %d: %d active is right", depth, active)
-		}
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
-
-	// Trim the warm pool to its size, oldest stopped first, never one we restart.
-	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - max(p.WarmPool, 0); extra > 0 {
-		for _, in := range f[imgrec.StateStopped] {
-			if extra == 0 {
-				break
-			}
-			if !slices.Contains(d.Start, in.ID) {
-				d.Terminate = append(d.Terminate, in.ID)
-				extra--
-			}
-		}
-	}
-	return d
-}
-
-// grow adds up to need instances, warm pool first, but beyond the first
-// floor (to reach Min) none that would come up after the fleet already
-// running or booting has drained the backlog now in the queue.
-func (s *Scaler) grow(o Observation, f fleet, d *Decision, need, floor int) {
-	b := s.backlog(o, f, o.Stats.Depth())
-	arrivals := s.est.arrivals(o.Time, f[imgrec.StatePending])
-	stopped := f[imgrec.StateStopped]
-	for i := range need {
-		drain := b.drainTime(arrivals)
-		if i < floor {
-			drain = never
-		}
-		switch {
-		case len(d.Start) < len(stopped) && s.est.restart.v < drain:
-			d.Start = append(d.Start, stopped[len(d.Start)].ID)
-			arrivals = insertSorted(arrivals, s.est.restart.v)
-		case s.est.boot.v < drain:
-			d.Launch++
-			arrivals = insertSorted(arrivals, s.est.boot.v)
-		default:
-			return
-		}
-	}
-}
-
-// backlog foresees depth requests drained by the running instances at
-// their full speed or, if instances were already running at the start of
-// the window, at the rate the queue was seen shrinking if that is slower:
-// arrivals slow it down. (With none running, a rise of the queue is the
-// burst itself, not a rate of arrivals to expect.)
-func (s *Scaler) backlog(o Observation, f fleet, depth int) backlog {
-	if s.est.service.v == 0 {
-		return backlog{depth: float64(depth)}
-	}
-	per := 1 / s.est.service.v.Seconds()
-	running := len(f[imgrec.StateRunning])
-	b := backlog{depth: float64(depth), rate: float64(running) * per, perInstance: per}
-	if first := s.readings[0]; first.running > 0 && o.Time.Sub(first.at) >= time.Second {
-		b.rate = min(b.rate, float64(first.n-o.Stats.Depth())/o.Time.Sub(first.at).Seconds())
-	}
-	return b
-}
-
-// draining reports whether the queue has not grown within the window.
-func (s *Scaler) draining() bool {
-	for i := 1; i < len(s.readings); i++ {
-		if s.readings[i].n > s.readings[i-1].n {
-			return false
-		}
-	}
-	return true
+	return 0
 }

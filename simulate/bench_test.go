@@ -16,7 +16,7 @@ func BenchmarkHour(b *testing.B) {
 	w, _ := ParseWorkload("poisson:5,1h", 1)
 	cfg := Config{Workload: w, Instances: InstancePresets["ec2"], Service: Exponential{300 * time.Millisecond}, Seed: 1}
 	for b.Loop() {
-		if _, err := Run(cfg, autoscale.NewScaler(autoscale.Policy{MinBilled: autoscale.EC2MinBilled})); err != nil {
+		if _, err := Run(cfg, autoscale.NewBootAware(autoscale.Config{MinBilled: autoscale.EC2MinBilled})); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -31,7 +31,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{Workload: w, Instances: InstancePresets[c.boot], Service: c.service, Seed: 3}
-			results, err := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 8, MinBilled: autoscale.EC2MinBilled})
+			results, err := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 8, MinBilled: autoscale.EC2MinBilled})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-// Package simulate runs autoscaling policies (autoscale.Decider, the same
+// Package simulate runs autoscaling policies (autoscale.Policy, the same
 // code the live controller runs) against simulated worker instances and
 // workloads in virtual time, and reports what each costs and how fast it
 // answers.
@@ -97,7 +97,7 @@ var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // Run simulates one policy. It fails only on an invalid Config or when the
 // policy asks for an impossible action (starting a running instance, say),
 // which is a bug in the policy.
-func Run(cfg Config, d autoscale.Decider) (*Result, error) {
+func Run(cfg Config, d autoscale.Policy) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -167,7 +167,7 @@ type instance struct {
 
 type sim struct {
 	cfg     Config
-	decider autoscale.Decider
+	policy  autoscale.Policy
 	cadence autoscale.Cadence
 
 	now      time.Duration
@@ -194,9 +194,9 @@ type sim struct {
 	zeroAt     time.Duration // when active+stopping last became 0; -1 while not
 }
 
-func newSim(cfg Config, d autoscale.Decider) *sim {
+func newSim(cfg Config, d autoscale.Policy) *sim {
 	s := &sim{
-		cfg: cfg, decider: d, cadence: d.Cadence(),
+		cfg: cfg, policy: d, cadence: d.Cadence(),
 		arrivals:   cfg.Workload.Arrivals,
 		rngLaunch:  rand.New(rand.NewPCG(cfg.Seed, streamLaunch)),
 		rngRestart: rand.New(rand.NewPCG(cfg.Seed, streamRestart)),
@@ -399,7 +399,7 @@ func (s *sim) step(nudge bool) error {
 	for i, in := range s.instances {
 		o.Instances[i] = imgrec.Instance{ID: in.id, State: in.state, Since: epoch.Add(in.since), Busy: in.busy}
 	}
-	d := s.decider.Decide(o)
+	d := s.policy.Decide(o)
 	for _, id := range d.Start {
 		if err := s.start(id); err != nil {
 			return err
@@ -493,7 +493,7 @@ func (s *sim) stop(id string, terminate bool) error {
 }
 
 // Compare runs each policy, built from p, on the same simulated world.
-func Compare(cfg Config, policies []autoscale.Named, p autoscale.Policy) ([]*Result, error) {
+func Compare(cfg Config, policies []autoscale.Named, p autoscale.Config) ([]*Result, error) {
 	var out []*Result
 	for _, n := range policies {
 		r, err := Run(cfg, n.New(p))

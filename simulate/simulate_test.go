@@ -201,18 +201,18 @@ func TestStopDrainsBusyInstance(t *testing.T) {
 func TestRunIsDeterministic(t *testing.T) {
 	w, _ := ParseWorkload("poisson:3,5m", 7)
 	cfg := Config{Workload: w, Instances: InstancePresets["ec2"], Service: Exponential{300 * time.Millisecond}, Seed: 7}
-	a, err := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 10, MinBilled: autoscale.EC2MinBilled})
+	a, err := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 10, MinBilled: autoscale.EC2MinBilled})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 10, MinBilled: autoscale.EC2MinBilled})
+	b, _ := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 10, MinBilled: autoscale.EC2MinBilled})
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) || !reflect.DeepEqual(a[0].Timeline, b[0].Timeline) {
 		t.Fatal("two runs with one seed differ")
 	}
 	cfg.Seed = 8
-	c, _ := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 10, MinBilled: autoscale.EC2MinBilled})
+	c, _ := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 10, MinBilled: autoscale.EC2MinBilled})
 	if jc, _ := json.Marshal(c); string(jc) == string(ja) {
 		t.Fatal("seeds 7 and 8 gave the same results")
 	}
@@ -229,7 +229,7 @@ func TestOursIsCheapestAtEqualOrBetterP95(t *testing.T) {
 		for seed := uint64(1); seed <= 10; seed++ {
 			w, _ := ParseWorkload(burst, seed)
 			cfg := Config{Workload: w, Instances: InstancePresets["ec2"], Service: Constant(200 * time.Millisecond), Seed: seed}
-			results, err := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 20, MinBilled: autoscale.EC2MinBilled})
+			results, err := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 20, MinBilled: autoscale.EC2MinBilled})
 			if err != nil {
 				t.Fatal(err)
 			}

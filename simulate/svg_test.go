@@ -18,7 +18,7 @@ import (
 func TestPlotsAreValidSVG(t *testing.T) {
 	w, _ := ParseWorkload("poisson:5,1h", 1)
 	cfg := Config{Workload: w, Instances: InstancePresets["ec2"], Service: Exponential{300 * time.Millisecond}, Seed: 1}
-	results, err := Compare(cfg, autoscale.Catalog, autoscale.Policy{Max: 20, MinBilled: autoscale.EC2MinBilled})
+	results, err := Compare(cfg, autoscale.Catalog, autoscale.Config{Max: 20, MinBilled: autoscale.EC2MinBilled})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -55,7 +56,7 @@ func CreateQueues(ctx context.Context, client *sqs.Client, name string, opt Crea
 	if opt.MaxReceiveCount < 1 || opt.MaxReceiveCount > 1000 {
 		return imgrec.Errorf(imgrec.EINVALID, "sqsq: create %s: max receive count %d: want 1 to 1000", name, opt.MaxReceiveCount)
 	}
-	dlq := dlqName(name)
+	dlq := DeadLetterQueueName(name)
 	dlqURL, err := ensureQueue(ctx, client, dlq, map[string]string{
 		string(types.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(dlqRetention),
 	})
@@ -171,7 +172,7 @@ func Describe(ctx context.Context, client *sqs.Client, name string) ([]QueueInfo
 		switch qn {
 		case name:
 			role = RoleRequests
-		case dlqName(name):
+		case DeadLetterQueueName(name):
 			role = RoleDeadLetters
 		}
 		infos = append(infos, QueueInfo{Name: qn, URL: url, Role: role, Visible: c.Visible, Delayed: c.Delayed, InFlight: c.InFlight})
@@ -194,7 +195,7 @@ func listQueues(ctx context.Context, client *sqs.Client, name string) ([]string,
 			switch qn := queueNameOfURL(url); {
 			case qn == name:
 				main = append(main, url)
-			case qn == dlqName(name):
+			case qn == DeadLetterQueueName(name):
 				dlq = append(dlq, url)
 			case isRespName(name, qn):
 				resp = append(resp, url)
@@ -202,4 +203,53 @@ func listQueues(ctx context.Context, client *sqs.Client, name string) ([]string,
 		}
 	}
 	return append(append(main, dlq...), resp...), nil
+}
+
+// Settings are the request queue's attributes that CreateQueues sets.
+type Settings struct {
+	Visibility      time.Duration
+	MaxReceiveCount int    // 0: no redrive policy
+	DeadLetterQueue string // the redrive policy's target queue
+}
+
+// ReadSettings returns the settings of the queue name, or nil if it does
+// not exist.
+func ReadSettings(ctx context.Context, client *sqs.Client, name string) (*Settings, error) {
+	url, err := queueURL(ctx, client, name)
+	switch imgrec.ErrorCode(err) {
+	case "":
+	case imgrec.ENOTFOUND:
+		return nil, nil
+	default:
+		return nil, err
+	}
+	attrs, err := attributes(ctx, client, url, types.QueueAttributeNameVisibilityTimeout, types.QueueAttributeNameRedrivePolicy)
+	if err != nil {
+		return nil, wrapErr(err, "sqsq: attributes of queue %s", name)
+	}
+	vis, err := int32Attr(attrs, types.QueueAttributeNameVisibilityTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("sqsq: queue %s: visibility timeout: %w", name, err)
+	}
+	s := &Settings{Visibility: time.Duration(vis) * time.Second}
+	if v := attrs[string(types.QueueAttributeNameRedrivePolicy)]; v != "" {
+		if s.DeadLetterQueue, s.MaxReceiveCount, err = parseRedrivePolicy(v); err != nil {
+			return nil, fmt.Errorf("sqsq: queue %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// Exists reports whether the queue name exists. It asks GetQueueUrl, which
+// knows a queue as soon as it is created, unlike ListQueues, which AWS
+// updates with a delay.
+func Exists(ctx context.Context, client *sqs.Client, name string) (bool, error) {
+	_, err := queueURL(ctx, client, name)
+	switch imgrec.ErrorCode(err) {
+	case "":
+		return true, nil
+	case imgrec.ENOTFOUND:
+		return false, nil
+	}
+	return false, err
 }

@@ -28,7 +28,8 @@ func checkName(op, name string) error {
 	return nil
 }
 
-func dlqName(name string) string { return name + dlqSuffix }
+// DeadLetterQueueName names the dead-letter queue of the request queue name.
+func DeadLetterQueueName(name string) string { return name + dlqSuffix }
 
 // newRespName names a new response queue of the queue name.
 func newRespName(name string) string {

@@ -145,7 +145,7 @@ func Open(ctx context.Context, client *sqs.Client, name string, cfg Config) (*Qu
 			return nil, fmt.Errorf("sqsq: open %s: MaximumMessageSize %q: %w", name, v, err)
 		}
 	}
-	dlq := dlqName(name)
+	dlq := DeadLetterQueueName(name)
 	if v := attrs[string(types.QueueAttributeNameRedrivePolicy)]; v != "" {
 		if dlq, q.maxReceive, err = parseRedrivePolicy(v); err != nil {
 			return nil, fmt.Errorf("sqsq: open %s: %w", name, err)

@@ -111,6 +111,12 @@ func TestCreateDescribeDelete(t *testing.T) {
 	ctx := moto.Context(t)
 	name := fmt.Sprintf("manage%d", queueCount.Add(1))
 	neighbour := name + "-resp"
+	if s, err := sqsq.ReadSettings(ctx, client, name); s != nil || err != nil {
+		t.Errorf("ReadSettings before CreateQueues: %+v, %v; want nil, nil", s, err)
+	}
+	if ok, err := sqsq.Exists(ctx, client, sqsq.DeadLetterQueueName(name)); ok || err != nil {
+		t.Errorf("Exists before CreateQueues: %v, %v", ok, err)
+	}
 	for _, n := range []string{name, neighbour} {
 		if err := sqsq.CreateQueues(ctx, client, n, sqsq.CreateOptions{}); err != nil {
 			t.Fatalf("CreateQueues %s: %v", n, err)
@@ -128,6 +134,13 @@ func TestCreateDescribeDelete(t *testing.T) {
 	}
 	if v, rp := attrs.Attributes["VisibilityTimeout"], attrs.Attributes["RedrivePolicy"]; v != "30" || !strings.Contains(rp, name+"-dlq") || !strings.Contains(rp, "4") {
 		t.Errorf("after the second CreateQueues: VisibilityTimeout %q, RedrivePolicy %q", v, rp)
+	}
+	want := sqsq.Settings{Visibility: 30 * time.Second, MaxReceiveCount: 4, DeadLetterQueue: name + "-dlq"}
+	if s, err := sqsq.ReadSettings(ctx, client, name); err != nil || s == nil || *s != want {
+		t.Errorf("ReadSettings: %+v, %v; want %+v", s, err, want)
+	}
+	if ok, err := sqsq.Exists(ctx, client, sqsq.DeadLetterQueueName(name)); !ok || err != nil {
+		t.Errorf("Exists of the dead-letter queue: %v, %v", ok, err)
 	}
 
 	// A web tier that crashed left its response queue behind.

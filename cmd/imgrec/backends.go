@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"os"
@@ -26,6 +27,77 @@ const (
 	queueUsage = "request queue: " + queueForms
 	blobsUsage = "buckets: file:///DIR (DIR/input and DIR/output; ?sync=0 skips the fsync) or s3://PREFIX (the S3 buckets PREFIX-input and PREFIX-output)"
 )
+
+// backendFlagSet holds what a tier needs to reach its queue and buckets:
+// --queue and --blobs, the queue's settings and the AWS flags.
+type backendFlagSet struct {
+	queueURL, blobsURL string
+	queue              *queueFlagSet
+	aws                *awsFlagSet
+}
+
+// backendFlags adds the flags; defaultQueue "" makes --queue and --blobs
+// required (serve's default is "embedded").
+func backendFlags(fs *flag.FlagSet, defaultQueue, queueHelp, blobsHelp string) *backendFlagSet {
+	bf := &backendFlagSet{}
+	fs.StringVar(&bf.queueURL, "queue", defaultQueue, queueHelp)
+	fs.StringVar(&bf.blobsURL, "blobs", "", blobsHelp)
+	bf.queue = queueFlags(fs)
+	bf.aws = awsFlags(fs)
+	return bf
+}
+
+// required checks that --queue and --blobs are given.
+func (bf *backendFlagSet) required() error {
+	if bf.queueURL == "" || bf.blobsURL == "" {
+		return usagef("--queue and --blobs are required")
+	}
+	return nil
+}
+
+// backends are a tier's open queue and buckets.
+type backends struct {
+	queue    imgrec.Queue
+	queueURL string // what workers are given: under serve, the embedded server's own URL
+	buckets
+}
+
+func (b *backends) Close() error { return b.queue.Close() }
+
+// open opens the queue and the buckets. A --queue of "embedded" (serve only)
+// starts a NATS server in this process, storing under embeddedDir.
+func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDir string) (*backends, error) {
+	if err := bf.required(); err != nil {
+		return nil, err
+	}
+	b, err := openBuckets(ctx, bf.blobsURL, bf.aws)
+	if err != nil {
+		return nil, err
+	}
+	if bf.queueURL == "embedded" && embeddedDir != "" {
+		nq, err := bf.queue.embedded(embeddedDir, log)
+		if err != nil {
+			return nil, err
+		}
+		return &backends{queue: nq, queueURL: nq.URL(), buckets: b}, nil
+	}
+	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
+	if err != nil {
+		return nil, err
+	}
+	return &backends{queue: q, queueURL: bf.queueURL, buckets: b}, nil
+}
+
+// workerArgv is the command line a provider runs for one worker of this
+// tier's queue (queueURL, as the worker reaches it) and buckets.
+func (bf *backendFlagSet) workerArgv(exe, queueURL, modelPath string, extra ...string) []string {
+	qf := bf.queue
+	argv := []string{exe, "worker", "--queue", queueURL, "--blobs", bf.blobsURL, "--model", modelPath,
+		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
+		"--log-level", "warn"}
+	argv = append(argv, bf.aws.args()...)
+	return append(argv, extra...)
+}
 
 // buckets are the input and output buckets.
 type buckets struct{ input, output imgrec.BlobStore }
@@ -143,7 +215,7 @@ func (qf *queueFlagSet) open(ctx context.Context, spec string, af *awsFlagSet, l
 		return nil, usagef("--queue embedded: only 'imgrec serve' runs an embedded queue; want nats://HOST:PORT or sqs://NAME")
 	case err != nil:
 	case u.Scheme == "nats" && u.Host != "":
-		return qf.dial(spec, log)
+		return natsq.Dial(spec, qf.config(log))
 	case u.Scheme == "sqs" && u.Host != "" && strings.Trim(u.Path, "/") == "" && u.RawQuery == "":
 		cfg, err := af.config(ctx)
 		if err != nil {
@@ -152,11 +224,6 @@ func (qf *queueFlagSet) open(ctx context.Context, spec string, af *awsFlagSet, l
 		return sqsq.Open(ctx, sqs.NewFromConfig(cfg), u.Host, sqsq.Config{Visibility: qf.visibility, Logger: log})
 	}
 	return nil, usagef("--queue %q: want nats://HOST:PORT or sqs://NAME", spec)
-}
-
-// dial connects to the NATS server at a nats:// URL.
-func (qf *queueFlagSet) dial(natsURL string, log *slog.Logger) (*natsq.Queue, error) {
-	return natsq.Dial(natsURL, qf.config(log))
 }
 
 // embedded starts the in-process NATS server serve uses, storing under dir.

@@ -23,7 +23,7 @@ const classifyChunk = 64
 
 func runClassify(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "classify", "classify [--model PATH] [--profile reference|imagenet] [--top K] [--json] FILE|DIR...")
-	modelFlag := fs.String("model", "", "ResNet-18 weights (.pth); default $IMGREC_MODEL, then the cache of 'imgrec model pull'")
+	modelFlag := fs.String("model", "", modelUsage)
 	profileFlag := fs.String("profile", "reference", "preprocessing: reference (ToTensor only, as the course classifier) or imagenet (resize 256, crop 224, normalise)")
 	top := fs.Int("top", 1, "how many labels per image, best first (1-1000)")
 	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file":…, "top":[{"index":…, "label":…, "logit":…}]}`)
@@ -138,21 +138,4 @@ func listImages(paths []string) ([]string, error) {
 		}
 	}
 	return files, nil
-}
-
-// loadClassifier finds and loads the weights and pairs them with a profile.
-func loadClassifier(modelFlag, profileName string) (*resnet.Classifier, string, error) {
-	profile, err := vision.ParseProfile(profileName)
-	if err != nil {
-		return nil, "", err
-	}
-	path, err := resnet.Locate(modelFlag)
-	if err != nil {
-		return nil, "", err
-	}
-	model, err := resnet.Load(path)
-	if err != nil {
-		return nil, "", err
-	}
-	return &resnet.Classifier{Model: model, Profile: profile}, path, nil
 }

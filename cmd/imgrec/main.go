@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/imgrec/imgrec"
@@ -135,51 +134,4 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-11s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'imgrec COMMAND -h' for a command's flags. Every flag can also be set\nas an environment variable IMGREC_<FLAG> (e.g. IMGREC_MODEL, IMGREC_MAX_INSTANCES).")
-}
-
-// newFlags makes a FlagSet whose -h prints the command's usage line and flags.
-func newFlags(e *env, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: imgrec %s\n\nFlags (each also settable as IMGREC_<NAME>):\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, taking defaults from IMGREC_* environment variables
-// and allowing flags after positional arguments ("classify DIR --model M").
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		key := "IMGREC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(key); ok && envErr == nil {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = usagef("%s=%q: %v", key, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, &usageError{msg: err.Error()}
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		// flag.Parse stops at the first non-flag, or after "--".
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
-	}
 }

@@ -308,7 +308,10 @@ func TestServeWorkerKilledMidBurst(t *testing.T) {
 // while the rest of a burst drains and idle instances are stopped: the large
 // request must finish on its first delivery.
 func TestServeScaleInSparesBusyWorker(t *testing.T) {
-	s := startServe(t, "--target-per-instance", "1", "--scale-window", "300ms", "--scale-in-after", "200ms", "--max-instances", "4")
+	// Workers that hold one request at a time, so the paused one below
+	// holds only the large image; and a visibility it cannot outlive.
+	s := startServe(t, "--target-per-instance", "1", "--scale-window", "300ms", "--scale-in-after", "200ms", "--max-instances", "4",
+		"--worker-batch", "1", "--worker-concurrency", "1", "--visibility", "10m")
 	type answer struct {
 		Label, Error string
 		Attempt      int
@@ -325,7 +328,33 @@ func TestServeScaleInSparesBusyWorker(t *testing.T) {
 		}
 		bigDone <- a
 	}()
-	waitFor(t, "a busy worker", func() bool { st := s.status(t); return st.Depth == 1 && busyCount(st.Instances) == 1 })
+	// The worker holding the large image is paused (SIGSTOP), so it stays
+	// busy however fast this machine is, until the test lets it go on.
+	var pid int
+	waitFor(t, "a busy worker", func() bool {
+		st := s.status(t)
+		for _, in := range st.Instances {
+			if in.Busy && st.Depth == 1 {
+				_, err := fmt.Sscanf(in.Detail, "pid %d", &pid)
+				return err == nil
+			}
+		}
+		return false
+	})
+	pauseProcess(t, pid)
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			resumeProcess(t, pid)
+		}
+	}
+	defer resume()
+	select {
+	case a := <-bigDone:
+		t.Fatalf("large image finished (%+v) before its worker was paused; the test proves nothing", a)
+	default:
+	}
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: s.url, Images: loadCourseImages(t), Requests: 30, Concurrency: 6,
 		Expected: standinExpected(t), Timeout: 60 * time.Second,
@@ -333,17 +362,17 @@ func TestServeScaleInSparesBusyWorker(t *testing.T) {
 	if err != nil || sum.OK != 30 {
 		t.Fatalf("burst: %v %+v", err, sum)
 	}
-	// Idle instances must be stopped while the large image is still in work.
-	scaledIn := false
-	for !scaledIn {
-		select {
-		case a := <-bigDone:
-			t.Fatalf("large image finished (%+v) before any scale-in; the test proved nothing", a)
-		case <-time.After(50 * time.Millisecond):
-		}
+	// Idle instances are stopped while the paused one keeps its request.
+	waitFor(t, "a scale-in that spares the busy worker", func() bool {
 		st := s.status(t)
-		scaledIn = st.Counts["stopping"]+st.Counts["stopped"] > 0 && busyCount(st.Instances) == 1
+		return st.Counts["stopping"]+st.Counts["stopped"] > 0 && busyCount(st.Instances) == 1
+	})
+	for _, in := range s.status(t).Instances {
+		if in.Busy && in.State != imgrec.StateRunning {
+			t.Fatalf("busy worker %s is %s", in.ID, in.State)
+		}
 	}
+	resume()
 	a := <-bigDone
 	if a.Label == "" || a.Error != "" || a.Attempt != 1 {
 		t.Fatalf("large image: %+v (want a label on the first attempt)", a)

@@ -93,7 +93,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 
 	cfg := simulate.Config{Workload: w, Instances: inst, Service: svc, Seed: *seed, BillBoot: *billBoot}
-	results, err := simulate.Compare(cfg, named, autoscale.Policy{Max: *maxInstances, MinBilled: autoscale.EC2MinBilled})
+	results, err := simulate.Compare(cfg, named, autoscale.Config{Max: *maxInstances, MinBilled: autoscale.EC2MinBilled})
 	if err != nil {
 		return err
 	}

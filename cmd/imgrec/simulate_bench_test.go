@@ -51,7 +51,7 @@ func BenchmarkSimulateVsServe(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := simulate.Run(m.replay(arrived, 1), autoscale.NewScaler(autoscale.Policy{}))
+		res, err := simulate.Run(m.replay(arrived, 1), autoscale.NewBootAware(autoscale.Config{}))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -218,7 +218,7 @@ time=2026-11-23T10:00:03.020Z level=INFO msg="worker stopped" instance=w-1 exit=
 	if got := m.instances.Stop.Mean(); got != 20*time.Millisecond {
 		t.Errorf("stop %v, want 20ms", got)
 	}
-	res, err := simulate.Run(m.replay(done[:5], 1), autoscale.NewScaler(autoscale.Policy{}))
+	res, err := simulate.Run(m.replay(done[:5], 1), autoscale.NewBootAware(autoscale.Config{}))
 	if err != nil {
 		t.Fatal(err)
 	}

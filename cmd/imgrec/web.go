@@ -16,32 +16,25 @@ func init() {
 func runWeb(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "web", "web --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--addr HOST:PORT] [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	queueURL := fs.String("queue", "", queueUsage+" (required)")
-	blobs := fs.String("blobs", "", blobsUsage+" (required)")
+	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
 	wf := webFlags(fs)
-	qf := queueFlags(fs)
-	af := awsFlags(fs)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *queueURL == "" || *blobs == "" {
-		return usagef("--queue and --blobs are required")
+	if err := bf.required(); err != nil {
+		return err
 	}
 	log := newLogger()
-	b, err := openBuckets(ctx, *blobs, af)
+	bk, err := bf.open(ctx, log, "")
 	if err != nil {
 		return err
 	}
-	q, err := qf.open(ctx, *queueURL, af, log)
-	if err != nil {
-		return err
-	}
-	defer q.Close()
+	defer bk.Close()
 	reg := newRegistry()
 	srv, err := web.New(ctx, web.Config{
-		Queue: q, Input: b.input, Output: b.output, Check: wf.check(),
+		Queue: bk.queue, Input: bk.input, Output: bk.output, Check: wf.check(),
 		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, InlineMaxBytes: *wf.inlineMax, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	})

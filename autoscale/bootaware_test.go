@@ -27,7 +27,7 @@ func obs(sec float64, waiting, inFlight int, in ...[]imgrec.Instance) Observatio
 }
 
 func TestScaleOutFromZeroOnFirstMessage(t *testing.T) {
-	s := NewScaler(Policy{})
+	s := NewBootAware(Config{})
 	if d := s.Decide(obs(0, 0, 0)); d.Acts() || d.Desired != 0 {
 		t.Fatalf("idle: %+v", d)
 	}
@@ -37,19 +37,19 @@ func TestScaleOutFromZeroOnFirstMessage(t *testing.T) {
 }
 
 func TestBurstIsClampedToMax(t *testing.T) {
-	s := NewScaler(Policy{Max: 20, TargetPerInstance: 5})
+	s := NewBootAware(Config{Max: 20, TargetPerInstance: 5})
 	d := s.Decide(obs(0, 416, 0))
 	if d.Desired != 20 || d.Launch != 20 {
 		t.Fatalf("416 burst: %+v", d)
 	}
-	s = NewScaler(Policy{Max: 20, TargetPerInstance: 5})
+	s = NewBootAware(Config{Max: 20, TargetPerInstance: 5})
 	if d := s.Decide(obs(0, 12, 0)); d.Desired != 3 || d.Launch != 3 {
 		t.Fatalf("12 requests: %+v", d)
 	}
 }
 
 func TestWarmPoolIsReusedBeforeLaunching(t *testing.T) {
-	s := NewScaler(Policy{TargetPerInstance: 1})
+	s := NewBootAware(Config{TargetPerInstance: 1})
 	stopped := instances(imgrec.StateStopped, 3, false)
 	d := s.Decide(obs(0, 5, 0, stopped, instances(imgrec.StateRunning, 1, true)))
 	if want := []string{"stopped-1", "stopped-2", "stopped-3"}; !slices.Equal(d.Start, want) || d.Launch != 1 {
@@ -58,7 +58,7 @@ func TestWarmPoolIsReusedBeforeLaunching(t *testing.T) {
 }
 
 func TestScaleInWaitsAndStopsOnlyIdle(t *testing.T) {
-	s := NewScaler(Policy{TargetPerInstance: 1, Window: 2 * time.Second, ScaleInAfter: time.Second})
+	s := NewBootAware(Config{TargetPerInstance: 1, Window: 2 * time.Second, ScaleInAfter: time.Second})
 	running := append(instances(imgrec.StateRunning, 2, true), instances(imgrec.StateRunning, 3, false)...)
 	running[2].ID, running[3].ID, running[4].ID = "idle-a", "idle-b", "idle-c"
 	s.Decide(obs(0, 3, 2, running)) // 5 needed, 5 active
@@ -79,7 +79,7 @@ func TestScaleInWaitsAndStopsOnlyIdle(t *testing.T) {
 		}
 	}
 	// Everything busy and over capacity: nothing may be stopped.
-	s = NewScaler(Policy{TargetPerInstance: 1, Window: time.Second, ScaleInAfter: time.Second})
+	s = NewBootAware(Config{TargetPerInstance: 1, Window: time.Second, ScaleInAfter: time.Second})
 	busy := instances(imgrec.StateRunning, 4, true)
 	for sec := 0.0; sec < 5; sec++ {
 		if d := s.Decide(obs(sec, 0, 0, busy)); len(d.Stop) > 0 {
@@ -89,7 +89,7 @@ func TestScaleInWaitsAndStopsOnlyIdle(t *testing.T) {
 }
 
 func TestBurstCancelsPendingScaleIn(t *testing.T) {
-	s := NewScaler(Policy{TargetPerInstance: 1, Window: time.Second, ScaleInAfter: 2 * time.Second})
+	s := NewBootAware(Config{TargetPerInstance: 1, Window: time.Second, ScaleInAfter: 2 * time.Second})
 	run := instances(imgrec.StateRunning, 4, false)
 	s.Decide(obs(0, 4, 0, run))
 	s.Decide(obs(2, 0, 0, run)) // low since t=2
@@ -104,7 +104,7 @@ func TestBurstCancelsPendingScaleIn(t *testing.T) {
 }
 
 func TestFlappingInputDoesNotFlap(t *testing.T) {
-	s := NewScaler(Policy{TargetPerInstance: 1, Window: 2 * time.Second, ScaleInAfter: time.Second})
+	s := NewBootAware(Config{TargetPerInstance: 1, Window: 2 * time.Second, ScaleInAfter: time.Second})
 	run := instances(imgrec.StateRunning, 3, false)
 	acts := 0
 	for i := range 20 { // depth alternates 3, 0, 3, 0 every second
@@ -119,7 +119,7 @@ func TestFlappingInputDoesNotFlap(t *testing.T) {
 }
 
 func TestMinAndWarmPoolTrim(t *testing.T) {
-	s := NewScaler(Policy{Min: 2, Max: 4, WarmPool: 1})
+	s := NewBootAware(Config{Min: 2, Max: 4, WarmPool: 1})
 	d := s.Decide(obs(0, 0, 0, instances(imgrec.StateStopped, 3, false)))
 	if d.Desired != 2 || len(d.Start) != 2 || d.Launch != 0 {
 		t.Fatalf("min 2 from warm pool: %+v", d)
@@ -136,7 +136,7 @@ func TestMinAndWarmPoolTrim(t *testing.T) {
 // TestNoWarmPool: with WarmPool below zero, idle instances are terminated
 // instead of stopped, and stopped ones left from before are terminated too.
 func TestNoWarmPool(t *testing.T) {
-	s := NewScaler(Policy{Max: 4, WarmPool: -1})
+	s := NewBootAware(Config{Max: 4, WarmPool: -1})
 	idle := instances(imgrec.StateRunning, 2, false)
 	stopped := instances(imgrec.StateStopped, 1, false)
 	var d Decision
@@ -150,7 +150,7 @@ func TestNoWarmPool(t *testing.T) {
 }
 
 func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
-	s := NewScaler(Policy{BootTime: 40 * time.Second})
+	s := NewBootAware(Config{BootTime: 40 * time.Second})
 	pending := imgrec.Instance{ID: "w-1", State: imgrec.StatePending, Since: at(0)}
 	s.Decide(obs(0, 100, 0, []imgrec.Instance{pending}))
 	up := running("w-1", 30, true)
@@ -177,22 +177,22 @@ func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
 // running instances draining 20 requests in 2 s need no launch; the warm
 // pool, up in 1 s, still helps.
 func TestScalerLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
-	p := Policy{TargetPerInstance: 1, BootTime: 30 * time.Second, RestartTime: time.Second, ServiceTime: 200 * time.Millisecond}
+	p := Config{TargetPerInstance: 1, BootTime: 30 * time.Second, RestartTime: time.Second, ServiceTime: 200 * time.Millisecond}
 	two := []imgrec.Instance{running("w-1", 0, true), running("w-2", 0, true)}
-	d := NewScaler(p).Decide(obs(100, 18, 2, two))
+	d := NewBootAware(p).Decide(obs(100, 18, 2, two))
 	if d.Desired != 20 || d.Launch != 0 || !strings.Contains(d.Reason, "18 more would come up after the backlog is done") {
 		t.Fatalf("want no launch, got %+v", d)
 	}
-	d = NewScaler(p).Decide(obs(100, 18, 2, two, instances(imgrec.StateStopped, 3, false)))
+	d = NewBootAware(p).Decide(obs(100, 18, 2, two, instances(imgrec.StateStopped, 3, false)))
 	if len(d.Start) != 3 || d.Launch != 0 {
 		t.Fatalf("want the 3 stopped restarted and no launch, got %+v", d)
 	}
 	// A backlog of 2000 takes 200 s: launching is worth it.
-	if d := NewScaler(p).Decide(obs(100, 1998, 2, two)); d.Launch != 18 {
+	if d := NewBootAware(p).Decide(obs(100, 1998, 2, two)); d.Launch != 18 {
 		t.Fatalf("2000 requests: %+v", d)
 	}
 	// Nothing measured or guessed: launch as the backlog asks.
-	if d := NewScaler(Policy{TargetPerInstance: 1}).Decide(obs(100, 18, 2, two)); d.Launch != 18 {
+	if d := NewBootAware(Config{TargetPerInstance: 1}).Decide(obs(100, 18, 2, two)); d.Launch != 18 {
 		t.Fatalf("no estimates: %+v", d)
 	}
 }
@@ -201,7 +201,7 @@ func TestScalerLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
 // wish are cancelled once the queue only shrinks, never while it grows.
 func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
 	fleet := slices.Concat(instances(imgrec.StateRunning, 4, true), instances(imgrec.StatePending, 16, false))
-	s := NewScaler(Policy{})
+	s := NewBootAware(Config{})
 	s.Decide(obs(0, 100, 0, instances(imgrec.StatePending, 20, false)))
 	s.Decide(obs(3, 96, 4, fleet)) // the window still holds 100
 	d := s.Decide(obs(3.5, 36, 4, fleet))
@@ -213,7 +213,7 @@ func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
 		t.Fatalf("depth 40 in the window: want the 12 newest booting cancelled, got %+v", d)
 	}
 	// The same fleet while requests keep arriving: nothing is cancelled.
-	s = NewScaler(Policy{})
+	s = NewBootAware(Config{})
 	s.Decide(obs(0, 30, 4, fleet))
 	s.Decide(obs(1, 20, 4, fleet))
 	if d := s.Decide(obs(1.5, 22, 4, fleet)); len(d.Terminate) != 0 {
@@ -222,7 +222,7 @@ func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
 }
 
 func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
-	s := NewScaler(Policy{MinBilled: time.Minute})
+	s := NewBootAware(Config{MinBilled: time.Minute})
 	idle := []imgrec.Instance{running("w-1", 0, false), running("w-2", 30, false)}
 	for sec := 5.0; sec < 59; sec++ {
 		if d := s.Decide(obs(sec, 0, 0, idle)); d.Acts() {
@@ -232,7 +232,7 @@ func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
 	if d := s.Decide(obs(59, 0, 0, idle)); !slices.Equal(d.Stop, []string{"w-1"}) {
 		t.Fatalf("t=59, the last step of w-1's minute: %+v", d)
 	}
-	if d := NewScaler(Policy{}).Decide(obs(5, 0, 0, idle)); len(d.Stop) != 0 {
+	if d := NewBootAware(Config{}).Decide(obs(5, 0, 0, idle)); len(d.Stop) != 0 {
 		t.Fatalf("stopped without waiting ScaleInAfter: %+v", d)
 	}
 }
@@ -240,7 +240,7 @@ func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
 // TestScalerNeverWantsFewerThanBusy: six busy instances with a short queue
 // are all wanted until they have been idle for a window.
 func TestScalerNeverWantsFewerThanBusy(t *testing.T) {
-	s := NewScaler(Policy{})
+	s := NewBootAware(Config{})
 	var six []imgrec.Instance
 	for i := range 6 {
 		six = append(six, running(fmt.Sprintf("w-%d", i+1), 0, true))

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/vision"
+	"github.com/imgrec/imgrec/web"
+)
+
+// newFlags makes a FlagSet whose -h prints the command's usage line and flags.
+func newFlags(e *env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: imgrec %s\n\nFlags (each also settable as IMGREC_<NAME>):\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, taking defaults from IMGREC_* environment variables
+// and allowing flags after positional arguments ("classify DIR --model M").
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "IMGREC_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = usagef("%s=%q: %v", key, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{msg: err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		// flag.Parse stops at the first non-flag, or after "--".
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// webFlagSet holds the web tier's limits, shared by serve and web.
+type webFlagSet struct {
+	maxUpload *int64
+	maxPixels *int64
+	timeout   *time.Duration
+	inlineMax *int
+}
+
+func webFlags(fs *flag.FlagSet) *webFlagSet {
+	return &webFlagSet{
+		maxUpload: fs.Int64("max-upload-bytes", web.DefaultMaxUploadBytes, "largest accepted upload, in bytes"),
+		maxPixels: fs.Int64("max-pixels", vision.DefaultMaxPixels, "largest accepted image, in pixels (width × height)"),
+		timeout:   fs.Duration("timeout", web.DefaultTimeout, "how long a request waits for its answer"),
+		inlineMax: fs.Int("inline-max-bytes", 0, "send images up to this size inside the request message too, saving workers a bucket read (0: never; a message the queue refuses is sent with the key alone; SQS takes 256 KiB, base64 adds a third)"),
+	}
+}
+
+func (w *webFlagSet) check() func([]byte) error {
+	lim := vision.Limits{MaxPixels: *w.maxPixels}
+	return func(b []byte) error { return vision.Check(b, lim) }
+}
+
+// scalingFlagSet holds the tunables of the controller's policy (BootAware),
+// shared by serve and controller.
+type scalingFlagSet struct{ cfg autoscale.Config }
+
+func scalingFlags(fs *flag.FlagSet) *scalingFlagSet {
+	sf := &scalingFlagSet{}
+	fs.IntVar(&sf.cfg.Min, "min-instances", 0, "instances kept running even when idle")
+	fs.IntVar(&sf.cfg.Max, "max-instances", autoscale.DefaultMax, "most instances ever running")
+	fs.IntVar(&sf.cfg.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this), never fewer than are busy, nothing that would boot after the backlog is gone")
+	fs.DurationVar(&sf.cfg.Window, "scale-window", autoscale.DefaultWindow, "depth readings this recent are considered together (the largest counts)")
+	fs.DurationVar(&sf.cfg.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped")
+	fs.IntVar(&sf.cfg.WarmPool, "warm-pool", 0, "stopped instances kept for a fast restart (0: as many as --max-instances; -1: none, idle instances are terminated)")
+	return sf
+}

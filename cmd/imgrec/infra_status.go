@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/ec2"
+	"github.com/imgrec/imgrec/s3blob"
+	"github.com/imgrec/imgrec/sqsq"
+)
+
+// infraState is what exists of a cluster: status shows it, down deletes it.
+type infraState struct {
+	Cluster   string              `json:"cluster"`
+	Region    string              `json:"region"`
+	Queue     string              `json:"queue"` // the tiers' --queue
+	Blobs     string              `json:"blobs"` // and --blobs
+	Buckets   []s3blob.BucketInfo `json:"buckets"`
+	Queues    []sqsq.QueueInfo    `json:"queues"` // those that exist: requests, dead letters, then responses
+	Instances []imgrec.Instance   `json:"instances"`
+	// Counts has every state that ListCluster reports, zeros included.
+	Counts map[imgrec.InstanceState]int `json:"instance_counts"`
+}
+
+// listedStates are the states of the instances ListCluster returns.
+var listedStates = []imgrec.InstanceState{imgrec.StatePending, imgrec.StateRunning, imgrec.StateStopping, imgrec.StateStopped}
+
+func readInfraState(ctx context.Context, c infraCluster, cl infraClients) (*infraState, error) {
+	st := &infraState{Cluster: c.name, Region: cl.region, Queue: "sqs://" + c.queue, Blobs: "s3://" + c.bucketPrefix,
+		Counts: map[imgrec.InstanceState]int{}}
+	var err error
+	if st.Buckets, err = s3blob.Describe(ctx, cl.s3, c.input, c.output); err != nil {
+		return nil, err
+	}
+	if st.Queues, err = sqsq.Describe(ctx, cl.sqs, c.queue); err != nil {
+		return nil, err
+	}
+	if st.Instances, err = ec2.ListCluster(ctx, cl.ec2, c.name); err != nil {
+		return nil, err
+	}
+	if st.Instances == nil {
+		st.Instances = []imgrec.Instance{} // [] in JSON, as the other lists
+	}
+	for _, s := range listedStates {
+		st.Counts[s] = 0
+	}
+	for _, in := range st.Instances {
+		st.Counts[in.State]++
+	}
+	return st, nil
+}
+
+// empty reports whether nothing of the cluster exists.
+func (st *infraState) empty() bool {
+	for _, b := range st.Buckets {
+		if b.Exists {
+			return false
+		}
+	}
+	return len(st.Queues) == 0 && len(st.Instances) == 0
+}
+
+// print writes st as tables for people.
+func (st *infraState) print(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "cluster %s in %s: --queue %s --blobs %s\n\n", st.Cluster, st.Region, st.Queue, st.Blobs)
+	fmt.Fprintln(tw, "BUCKET\tOBJECTS\tBYTES")
+	for _, b := range st.Buckets {
+		if b.Exists {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", b.Name, b.Objects, b.Bytes)
+		} else {
+			fmt.Fprintf(tw, "%s\t(missing)\n", b.Name)
+		}
+	}
+	fmt.Fprintln(tw, "\nQUEUE\tROLE\tWAITING\tIN FLIGHT")
+	request := strings.TrimPrefix(st.Queue, "sqs://")
+	deadLetters := sqsq.DeadLetterQueueName(request)
+	for _, name := range []string{request, deadLetters} {
+		if !slices.ContainsFunc(st.Queues, func(q sqsq.QueueInfo) bool { return q.Name == name }) {
+			fmt.Fprintf(tw, "%s\t(missing)\n", name)
+		}
+	}
+	for _, q := range st.Queues {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", q.Name, q.Role, q.Visible+q.Delayed, q.InFlight)
+	}
+	fmt.Fprint(tw, "\nINSTANCES")
+	for _, s := range listedStates {
+		fmt.Fprintf(tw, "  %s %d", s, st.Counts[s])
+	}
+	fmt.Fprintln(tw)
+	if len(st.Instances) > 0 {
+		fmt.Fprintln(tw, "ID\tSTATE\tSINCE\tDETAIL")
+	}
+	for _, in := range st.Instances {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.State, in.Since.UTC().Format(time.DateTime), in.Detail)
+	}
+	return tw.Flush()
+}
+
+func runInfraStatus(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "infra status", "infra status --cluster NAME [--bucket-prefix PREFIX] [--json] [--endpoint-url URL] [--region R]\n\n"+
+		"Lists the cluster's buckets (object counts), queues (requests waiting and in flight, dead\n"+
+		"letters, response queues) and instances by state; exits 0 whatever exists.")
+	inf := infraFlags(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	c, err := inf.parse(fs, args)
+	if err != nil {
+		return err
+	}
+	cl, err := inf.clients(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := readInfraState(ctx, c, cl)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(e.stdout).Encode(st)
+	}
+	return st.print(e.stdout)
+}
