@@ -149,7 +149,7 @@ func TestNoWarmPool(t *testing.T) {
 	}
 }
 
-func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
+func TestBootAwareMeasuresBootAndServiceTimes(t *testing.T) {
 	s := NewBootAware(Config{BootTime: 40 * time.Second})
 	pending := imgrec.Instance{ID: "w-1", State: imgrec.StatePending, Since: at(0)}
 	s.Decide(obs(0, 100, 0, []imgrec.Instance{pending}))
@@ -173,10 +173,10 @@ func TestScalerMeasuresBootAndServiceTimes(t *testing.T) {
 	}
 }
 
-// TestScalerLaunchesNothingThatWouldComeUpTooLate: with 30 s boots, two
+// TestBootAwareLaunchesNothingThatWouldComeUpTooLate: with 30 s boots, two
 // running instances draining 20 requests in 2 s need no launch; the warm
 // pool, up in 1 s, still helps.
-func TestScalerLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
+func TestBootAwareLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
 	p := Config{TargetPerInstance: 1, BootTime: 30 * time.Second, RestartTime: time.Second, ServiceTime: 200 * time.Millisecond}
 	two := []imgrec.Instance{running("w-1", 0, true), running("w-2", 0, true)}
 	d := NewBootAware(p).Decide(obs(100, 18, 2, two))
@@ -197,9 +197,9 @@ func TestScalerLaunchesNothingThatWouldComeUpTooLate(t *testing.T) {
 	}
 }
 
-// TestScalerCancelsBootingWhileBacklogDrains: booting instances beyond the
+// TestBootAwareCancelsBootingWhileBacklogDrains: booting instances beyond the
 // wish are cancelled once the queue only shrinks, never while it grows.
-func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
+func TestBootAwareCancelsBootingWhileBacklogDrains(t *testing.T) {
 	fleet := slices.Concat(instances(imgrec.StateRunning, 4, true), instances(imgrec.StatePending, 16, false))
 	s := NewBootAware(Config{})
 	s.Decide(obs(0, 100, 0, instances(imgrec.StatePending, 20, false)))
@@ -221,7 +221,7 @@ func TestScalerCancelsBootingWhileBacklogDrains(t *testing.T) {
 	}
 }
 
-func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
+func TestBootAwareHoldsIdleThroughBilledMinimum(t *testing.T) {
 	s := NewBootAware(Config{MinBilled: time.Minute})
 	idle := []imgrec.Instance{running("w-1", 0, false), running("w-2", 30, false)}
 	for sec := 5.0; sec < 59; sec++ {
@@ -237,9 +237,9 @@ func TestScalerHoldsIdleThroughBilledMinimum(t *testing.T) {
 	}
 }
 
-// TestScalerNeverWantsFewerThanBusy: six busy instances with a short queue
+// TestBootAwareNeverWantsFewerThanBusy: six busy instances with a short queue
 // are all wanted until they have been idle for a window.
-func TestScalerNeverWantsFewerThanBusy(t *testing.T) {
+func TestBootAwareNeverWantsFewerThanBusy(t *testing.T) {
 	s := NewBootAware(Config{})
 	var six []imgrec.Instance
 	for i := range 6 {

@@ -406,7 +406,7 @@ func TestWarmPoolThroughController(t *testing.T) {
 	p := newProvider(t, api, ec2.Config{Cluster: cluster, Max: 3})
 	ctl := &autoscale.Controller{
 		Queue: q, Provider: p, Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Scaler: autoscale.NewBootAware(autoscale.Config{Max: 3, TargetPerInstance: 1, Window: time.Second, ScaleInAfter: time.Second, WarmPool: 1}),
+		Policy: autoscale.NewBootAware(autoscale.Config{Max: 3, TargetPerInstance: 1, Window: time.Second, ScaleInAfter: time.Second, WarmPool: 1}),
 	}
 	ctx := moto.Context(t)
 	now := time.Now()

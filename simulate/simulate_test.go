@@ -12,7 +12,7 @@ import (
 	"github.com/imgrec/imgrec/autoscale"
 )
 
-// script is a Decider that returns prepared decisions in turn, then nothing,
+// script is a Policy that returns prepared decisions in turn, then nothing,
 // and records what it observed.
 type script struct {
 	every     time.Duration
