@@ -50,17 +50,6 @@ func request(id string) imgrec.Request {
 	return imgrec.Request{ID: id, Key: id + ".jpg", Sent: time.Now()}
 }
 
-func mustReceive(t *testing.T, q imgrec.Queue) imgrec.Delivery {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	d, err := q.Receive(ctx)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
-	return d
-}
-
 func wantCode(t *testing.T, err error, code, what string) {
 	t.Helper()
 	if got := imgrec.ErrorCode(err); got != code {
@@ -87,7 +76,7 @@ func TestMaxDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	for attempt := 1; attempt < 3; attempt++ { // never settled, as if each worker died
-		if d := mustReceive(t, q); d.Attempt() != attempt {
+		if d := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive"); d.Attempt() != attempt {
 			t.Fatalf("delivery %d: attempt %d", attempt, d.Attempt())
 		}
 	}
@@ -149,7 +138,7 @@ func TestHandles(t *testing.T) {
 	if err := web.Send(t.Context(), request("a")); err != nil {
 		t.Fatal(err)
 	}
-	d := mustReceive(t, worker)
+	d := conformance.ReceiveWithin(t, worker, 10*time.Second, "Receive")
 	waiting := make(chan error, 1)
 	go func() { _, err := web.Receive(t.Context()); waiting <- err }()
 	time.Sleep(50 * time.Millisecond) // usually waiting by now; either way it must end
@@ -178,7 +167,7 @@ func TestHandles(t *testing.T) {
 	if err := worker.Send(t.Context(), request("c")); err != nil {
 		t.Fatalf("Send on the other handle: %v", err)
 	}
-	if d := mustReceive(t, worker); d.Request().ID != "c" {
+	if d := conformance.ReceiveWithin(t, worker, 10*time.Second, "Receive"); d.Request().ID != "c" {
 		t.Errorf("received %s, want c", d.Request().ID)
 	}
 }
@@ -191,8 +180,8 @@ func TestStaleDelivery(t *testing.T) {
 	if err := q.Send(ctx, request("a")); err != nil {
 		t.Fatal(err)
 	}
-	first := mustReceive(t, q)
-	second := mustReceive(t, q) // after the visibility timeout
+	first := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive")
+	second := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive") // after the visibility timeout
 	if second.Attempt() != 2 {
 		t.Fatalf("second delivery: attempt %d", second.Attempt())
 	}
@@ -207,7 +196,7 @@ func TestStaleDelivery(t *testing.T) {
 	if err := q.Send(ctx, request("b")); err != nil {
 		t.Fatal(err)
 	}
-	d := mustReceive(t, q)
+	d := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive")
 	if err := q.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}

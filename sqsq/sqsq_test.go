@@ -202,7 +202,7 @@ func TestReceiveSettlesWhatNoWorkerCan(t *testing.T) {
 	if err := q.Send(ctx, sent); err != nil {
 		t.Fatal(err)
 	}
-	d := receive(t, q)
+	d := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive")
 	if err := d.Nack(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -270,20 +270,8 @@ func TestCloseHandsBackAbandonedPoll(t *testing.T) {
 	if err := leaving.Close(); err != nil {
 		t.Fatal(err)
 	}
-	d := receive(t, staying)
+	d := conformance.ReceiveWithin(t, staying, 10*time.Second, "Receive")
 	if d.Request().ID != sent.ID {
 		t.Errorf("received %+v, want %+v", d.Request(), sent)
 	}
-}
-
-// receive fails t unless a request arrives within 10 s.
-func receive(t *testing.T, q imgrec.Queue) imgrec.Delivery {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	d, err := q.Receive(ctx)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
-	return d
 }

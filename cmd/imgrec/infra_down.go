@@ -41,11 +41,7 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 		return usagef("refusing to delete cluster %s unasked: stdin is not a terminal, and --yes is not set "+
 			"('imgrec infra status --cluster %s' shows what down would delete)", c.name, c.name)
 	}
-	cl, err := inf.clients(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := readInfraState(ctx, c, cl)
+	st, cl, err := inf.readState(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,16 @@ type infraState struct {
 // listedStates are the states of the instances ListCluster returns.
 var listedStates = []imgrec.InstanceState{imgrec.StatePending, imgrec.StateRunning, imgrec.StateStopping, imgrec.StateStopped}
 
+// readState connects to the cluster's services and reads what exists.
+func (f *infraFlagSet) readState(ctx context.Context, c infraCluster) (*infraState, infraClients, error) {
+	cl, err := f.clients(ctx)
+	if err != nil {
+		return nil, cl, err
+	}
+	st, err := readInfraState(ctx, c, cl)
+	return st, cl, err
+}
+
 func readInfraState(ctx context.Context, c infraCluster, cl infraClients) (*infraState, error) {
 	st := &infraState{Cluster: c.name, Region: cl.region, Queue: "sqs://" + c.queue, Blobs: "s3://" + c.bucketPrefix,
 		Counts: map[imgrec.InstanceState]int{}}
@@ -114,11 +124,7 @@ func runInfraStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cl, err := inf.clients(ctx)
-	if err != nil {
-		return err
-	}
-	st, err := readInfraState(ctx, c, cl)
+	st, _, err := inf.readState(ctx, c)
 	if err != nil {
 		return err
 	}

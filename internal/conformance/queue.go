@@ -98,7 +98,7 @@ func queueRoundTrip(s *queueSuite) {
 	mustSend(t, q, sent)
 	waitStats(s, q, "after one Send", func(st imgrec.QueueStats) bool { return st == imgrec.QueueStats{Waiting: 1} })
 
-	d := receiveWithin(t, q, s.v(2), "Receive")
+	d := ReceiveWithin(t, q, s.v(2), "Receive")
 	wantRequest(t, d, sent, 1)
 	waitStats(s, q, "after Receive", func(st imgrec.QueueStats) bool { return st == imgrec.QueueStats{InFlight: 1} })
 	if err := d.Ack(t.Context()); err != nil {
@@ -184,12 +184,12 @@ func queueRedelivery(s *queueSuite) {
 	t, q, other := s.t, s.handle(), s.handle()
 	sent := newRequest(1)
 	mustSend(t, q, sent)
-	first := receiveWithin(t, q, s.v(2), "Receive")
+	first := ReceiveWithin(t, q, s.v(2), "Receive")
 	wantRequest(t, first, sent, 1)
 	start := time.Now()
 
 	// Unsettled, it comes back (to any handle) after the visibility timeout.
-	again := receiveWithin(t, other, s.v(3)+2*time.Second, "Receive after the visibility timeout")
+	again := ReceiveWithin(t, other, s.v(3)+2*time.Second, "Receive after the visibility timeout")
 	if waited := time.Since(start); waited < s.v(0.8) {
 		t.Errorf("redelivered after %v, before the visibility timeout of %v", waited, s.opt.Visibility)
 	}
@@ -205,7 +205,7 @@ func queueExtend(s *queueSuite) {
 	t, q, other := s.t, s.handle(), s.handle()
 	sent := newRequest(1)
 	mustSend(t, q, sent)
-	d := receiveWithin(t, q, s.v(2), "Receive")
+	d := ReceiveWithin(t, q, s.v(2), "Receive")
 
 	// Extend for 2.5 visibility timeouts while another handle waits for it.
 	stop := make(chan struct{})
@@ -242,7 +242,7 @@ func queueNack(s *queueSuite) {
 	t, q := s.t, s.handle()
 	sent := newRequest(1)
 	mustSend(t, q, sent)
-	d := receiveWithin(t, q, s.v(2), "Receive")
+	d := ReceiveWithin(t, q, s.v(2), "Receive")
 
 	// Nack(0) hands it back at once, well before the visibility timeout.
 	start := time.Now()
@@ -250,7 +250,7 @@ func queueNack(s *queueSuite) {
 		t.Fatalf("Nack(0): %v", err)
 	}
 	waitStats(s, q, "after Nack", func(st imgrec.QueueStats) bool { return st.Depth() == 1 && st.DeadLetters == 0 })
-	d = receiveWithin(t, q, s.v(0.7), "Receive after Nack(0)")
+	d = ReceiveWithin(t, q, s.v(0.7), "Receive after Nack(0)")
 	wantRequest(t, d, sent, 2)
 	t.Logf("redelivered %v after Nack(0)", time.Since(start))
 
@@ -261,7 +261,7 @@ func queueNack(s *queueSuite) {
 		t.Fatalf("Nack(%v): %v", delay, err)
 	}
 	receiveNone(t, q, delay/2, fmt.Sprintf("Receive within half of Nack(%v)", delay))
-	d = receiveWithin(t, q, delay+s.v(2), fmt.Sprintf("Receive after Nack(%v)", delay))
+	d = ReceiveWithin(t, q, delay+s.v(2), fmt.Sprintf("Receive after Nack(%v)", delay))
 	t.Logf("redelivered %v after Nack(%v)", time.Since(start), delay)
 	wantRequest(t, d, sent, 3)
 	if err := d.Ack(t.Context()); err != nil {
@@ -278,17 +278,17 @@ func queueDeadLetter(s *queueSuite) {
 	// a is dead-lettered on its second attempt, then b on its first.
 	start := time.Now()
 	mustSend(t, q, a)
-	d := receiveWithin(t, q, s.v(2), "Receive a")
+	d := ReceiveWithin(t, q, s.v(2), "Receive a")
 	if err := d.Nack(ctx, 0); err != nil {
 		t.Fatalf("Nack: %v", err)
 	}
-	d = receiveWithin(t, q, s.v(2), "Receive a again")
+	d = ReceiveWithin(t, q, s.v(2), "Receive a again")
 	wantRequest(t, d, a, 2)
 	if err := d.DeadLetter(ctx, "reason a: ünïcode"); err != nil {
 		t.Fatalf("DeadLetter a: %v", err)
 	}
 	mustSend(t, q, b)
-	d = receiveWithin(t, q, s.v(2), "Receive b")
+	d = ReceiveWithin(t, q, s.v(2), "Receive b")
 	wantRequest(t, d, b, 1)
 	if err := d.DeadLetter(ctx, "reason b"); err != nil {
 		t.Fatalf("DeadLetter b: %v", err)
@@ -323,7 +323,7 @@ func queueDeadLetter(s *queueSuite) {
 	}
 
 	// Only c is left to receive, even after the visibility timeout.
-	d = receiveWithin(t, other, s.v(2), "Receive c")
+	d = ReceiveWithin(t, other, s.v(2), "Receive c")
 	wantRequest(t, d, c, 1)
 	if err := d.Ack(ctx); err != nil {
 		t.Fatalf("Ack c: %v", err)
@@ -342,7 +342,7 @@ func queueStats(s *queueSuite) {
 	waitStats(s, q, "after 4 Sends", func(st imgrec.QueueStats) bool { return st == imgrec.QueueStats{Waiting: 4} })
 	var ds []imgrec.Delivery
 	for range 3 {
-		ds = append(ds, receiveWithin(t, worker, s.v(2), "Receive"))
+		ds = append(ds, ReceiveWithin(t, worker, s.v(2), "Receive"))
 	}
 	waitStats(s, q, "after 3 Receives", func(st imgrec.QueueStats) bool { return st == imgrec.QueueStats{Waiting: 1, InFlight: 3} })
 	if err := ds[0].Nack(ctx, 10*time.Second); err != nil {
@@ -357,7 +357,7 @@ func queueStats(s *queueSuite) {
 		t.Fatalf("DeadLetter: %v", err)
 	}
 	waitStats(s, q, "after a DeadLetter", func(st imgrec.QueueStats) bool { return st.Depth() == 2 && st.DeadLetters == 1 })
-	d := receiveWithin(t, worker, s.v(2), "Receive the last waiting")
+	d := ReceiveWithin(t, worker, s.v(2), "Receive the last waiting")
 	waitStats(s, q, "with none waiting", func(st imgrec.QueueStats) bool {
 		return st.Depth() == 2 && st.InFlight >= 1 && st.DeadLetters == 1
 	})
@@ -373,7 +373,7 @@ func queuePurge(s *queueSuite) {
 	for i := range 5 {
 		mustSend(t, q, newRequest(i))
 	}
-	d := receiveWithin(t, q, s.v(2), "Receive")
+	d := ReceiveWithin(t, q, s.v(2), "Receive")
 	if err := d.DeadLetter(ctx, "purge"); err != nil {
 		t.Fatalf("DeadLetter: %v", err)
 	}
@@ -390,7 +390,7 @@ func queuePurge(s *queueSuite) {
 	// The queue works as before.
 	sent := newRequest(9)
 	mustSend(t, other, sent)
-	d = receiveWithin(t, q, s.v(2), "Receive after Purge and Send")
+	d = ReceiveWithin(t, q, s.v(2), "Receive after Purge and Send")
 	wantRequest(t, d, sent, 1)
 	if err := d.Ack(ctx); err != nil {
 		t.Fatalf("Ack: %v", err)
@@ -526,7 +526,7 @@ func queueCancel(s *queueSuite) {
 
 	sent := newRequest(1)
 	mustSend(t, q, sent)
-	d = receiveWithin(t, q, s.v(0.7), "Receive after cancelled Receives")
+	d = ReceiveWithin(t, q, s.v(0.7), "Receive after cancelled Receives")
 	wantRequest(t, d, sent, 1)
 	if err := d.Ack(t.Context()); err != nil {
 		t.Fatalf("Ack: %v", err)

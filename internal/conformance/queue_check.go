@@ -28,8 +28,8 @@ func mustSend(t *testing.T, q imgrec.Queue, r imgrec.Request) {
 	}
 }
 
-// receiveWithin fails t unless a request arrives within d.
-func receiveWithin(t *testing.T, q imgrec.Queue, d time.Duration, what string) imgrec.Delivery {
+// ReceiveWithin fails t unless a request arrives within d.
+func ReceiveWithin(t *testing.T, q imgrec.Queue, d time.Duration, what string) imgrec.Delivery {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), d)
 	defer cancel()
