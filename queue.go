@@ -30,6 +30,23 @@ type Response struct {
 	Inference float64      `json:"inference_seconds,omitempty"`
 }
 
+// A received request is leased to its worker: it stays invisible to other
+// workers for the visibility timeout, which the worker extends while it works
+// (Delivery.Extend). A worker that dies (SIGKILL, OOM, a lost instance)
+// extends nothing, so its requests go back to the queue within the lease.
+// A short lease means fast recovery; the price is that a worker stalled for
+// longer than the lease (a paused VM) has its requests worked on twice,
+// which is harmless: results are stored idempotently under their key and
+// answers are matched on the request id, first answer wins.
+const (
+	// DefaultVisibility is the lease: how long a received request stays
+	// with a worker that does not extend it.
+	DefaultVisibility = 5 * time.Second
+	// DefaultExtendEvery is how often a worker extends the requests it
+	// holds: several times a lease, so a renewal or two may be late.
+	DefaultExtendEvery = time.Second
+)
+
 // QueueStats is a snapshot of the request queue. Depth, what the controller
 // scales on, counts both waiting and in-flight requests.
 type QueueStats struct {

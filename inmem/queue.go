@@ -12,7 +12,6 @@ import (
 
 // Defaults for the zero values of Config.
 const (
-	DefaultVisibility = 60 * time.Second
 	DefaultMaxDeliver = 10
 	// DefaultMaxMessageBytes is NATS's default max payload.
 	DefaultMaxMessageBytes = 1 << 20
@@ -36,7 +35,7 @@ type Config struct {
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Visibility == 0 {
-		c.Visibility = DefaultVisibility
+		c.Visibility = imgrec.DefaultVisibility
 	}
 	if c.MaxDeliver == 0 {
 		c.MaxDeliver = DefaultMaxDeliver

@@ -11,7 +11,6 @@ import (
 // Defaults for the zero values of Config.
 const (
 	DefaultPrefix     = "imgrec"
-	DefaultVisibility = 60 * time.Second
 	DefaultMaxDeliver = 10
 	DefaultHost       = "127.0.0.1"
 )
@@ -53,7 +52,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, imgrec.Errorf(imgrec.EINVALID, "natsq: prefix %q: want letters, digits, '-' and '_'", c.Prefix)
 	}
 	if c.Visibility == 0 {
-		c.Visibility = DefaultVisibility
+		c.Visibility = imgrec.DefaultVisibility
 	}
 	if c.Visibility < 0 {
 		return c, imgrec.Errorf(imgrec.EINVALID, "natsq: visibility %v: want a positive duration", c.Visibility)

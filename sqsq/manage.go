@@ -18,7 +18,6 @@ import (
 
 // Defaults of CreateOptions.
 const (
-	DefaultVisibility      = 60 * time.Second
 	DefaultMaxReceiveCount = 10
 )
 
@@ -28,7 +27,7 @@ const dlqRetention = 14 * 24 * 3600
 // CreateOptions shape the queues CreateQueues makes.
 type CreateOptions struct {
 	// Visibility is the request queue's visibility timeout (default
-	// DefaultVisibility), for receivers that do not ask for their own.
+	// imgrec.DefaultVisibility), for receivers that do not ask for their own.
 	Visibility time.Duration
 	// MaxReceiveCount is the redrive policy's backstop (default
 	// DefaultMaxReceiveCount): a request received this often is
@@ -45,7 +44,7 @@ func CreateQueues(ctx context.Context, client *sqs.Client, name string, opt Crea
 		return err
 	}
 	if opt.Visibility == 0 {
-		opt.Visibility = DefaultVisibility
+		opt.Visibility = imgrec.DefaultVisibility
 	}
 	if opt.MaxReceiveCount == 0 {
 		opt.MaxReceiveCount = DefaultMaxReceiveCount

@@ -17,8 +17,12 @@ import (
 
 // Defaults for Config's zero values.
 const (
-	DefaultMaxAttempts = 3
-	DefaultExtendEvery = 20 * time.Second
+	// DefaultMaxAttempts: a request is given up on when it comes back a
+	// fifth time. Deliveries count whatever ended them: a worker that died
+	// with the request (a poison image that crashes workers must not take
+	// down the fleet), but also a receive abandoned by a draining worker;
+	// five leave room for a few unlucky deaths.
+	DefaultMaxAttempts = 5
 	DefaultTopK        = 5
 	// DefaultMaxBatch: one forward pass over several images streams the
 	// weights once for all of them; at 64×64 a batch of 8 costs 1.6 ms per
@@ -96,7 +100,7 @@ func New(cfg Config) (*Worker, error) {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	if cfg.ExtendEvery <= 0 {
-		cfg.ExtendEvery = DefaultExtendEvery
+		cfg.ExtendEvery = imgrec.DefaultExtendEvery
 	}
 	if cfg.TopK <= 0 {
 		cfg.TopK = DefaultTopK

@@ -47,12 +47,12 @@ func backendFlags(fs *flag.FlagSet, defaultQueue, queueHelp, blobsHelp string) *
 	return bf
 }
 
-// required checks that --queue and --blobs are given.
-func (bf *backendFlagSet) required() error {
+// check checks that --queue and --blobs are given and the queue flags agree.
+func (bf *backendFlagSet) check() error {
 	if bf.queueURL == "" || bf.blobsURL == "" {
 		return usagef("--queue and --blobs are required")
 	}
-	return nil
+	return bf.queue.check()
 }
 
 // backends are a tier's open queue and buckets.
@@ -67,7 +67,7 @@ func (b *backends) Close() error { return b.queue.Close() }
 // open opens the queue and the buckets. A --queue of "embedded" (serve only)
 // starts a NATS server in this process, storing under embeddedDir.
 func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDir string) (*backends, error) {
-	if err := bf.required(); err != nil {
+	if err := bf.check(); err != nil {
 		return nil, err
 	}
 	b, err := openBuckets(ctx, bf.blobsURL, bf.aws)
@@ -93,7 +93,7 @@ func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDi
 func (bf *backendFlagSet) workerArgv(exe, queueURL, modelPath string, extra ...string) []string {
 	qf := bf.queue
 	argv := []string{exe, "worker", "--queue", queueURL, "--blobs", bf.blobsURL, "--model", modelPath,
-		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
+		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--extend-every", qf.extendEvery.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
 		"--log-level", "warn"}
 	argv = append(argv, bf.aws.args()...)
 	return append(argv, extra...)
@@ -189,17 +189,28 @@ func defaultDataDir() string {
 
 // queueFlagSet holds the request queue's settings, shared by every tier.
 type queueFlagSet struct {
-	prefix     string
-	visibility time.Duration
-	maxDeliver int
+	prefix      string
+	visibility  time.Duration
+	extendEvery time.Duration
+	maxDeliver  int
 }
 
 func queueFlags(fs *flag.FlagSet) *queueFlagSet {
 	qf := &queueFlagSet{}
 	fs.StringVar(&qf.prefix, "queue-prefix", natsq.DefaultPrefix, "nats: names the queue's subjects and streams; tiers sharing a queue use the same")
-	fs.DurationVar(&qf.visibility, "visibility", natsq.DefaultVisibility, "how long a request stays with a silent worker before it is redelivered (extended while the worker is busy; whole seconds on sqs)")
+	fs.DurationVar(&qf.visibility, "visibility", imgrec.DefaultVisibility, "the lease: how long a received request stays with a worker that stops extending it (one that died) before it is delivered again; "+
+		"shorter recovers sooner, but a worker stalled for longer has its requests done twice (harmless, results are idempotent); whole seconds on sqs")
+	fs.DurationVar(&qf.extendEvery, "extend-every", imgrec.DefaultExtendEvery, "how often a worker extends the lease of each request it holds; at most half of --visibility")
 	fs.IntVar(&qf.maxDeliver, "max-deliver", natsq.DefaultMaxDeliver, "nats: server-side backstop on deliveries of one request (above --max-attempts); on sqs, the redrive policy 'imgrec infra up' sets")
 	return qf
+}
+
+// check refuses a lease that its renewals could not keep.
+func (qf *queueFlagSet) check() error {
+	if qf.visibility <= 0 || qf.extendEvery <= 0 || qf.extendEvery > qf.visibility/2 {
+		return usagef("--visibility %v, --extend-every %v: want both positive and extend-every at most half the visibility", qf.visibility, qf.extendEvery)
+	}
+	return nil
 }
 
 func (qf *queueFlagSet) config(log *slog.Logger) natsq.Config {

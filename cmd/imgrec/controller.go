@@ -26,7 +26,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := bf.required(); err != nil {
+	if err := bf.check(); err != nil {
 		return err // the workers need --blobs too
 	}
 	if err := prov.check(); err != nil {

@@ -17,7 +17,7 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 		"--max-receive-count; says what it changed. Prints the tiers' settings on stdout as shell\n"+
 		"exports: eval \"$(imgrec infra up ...)\" sets them for the web tier, the controller and the workers.")
 	inf := infraFlags(fs)
-	visibility := fs.Duration("visibility", sqsq.DefaultVisibility, "the request queue's visibility timeout, 1s to 12h, whole seconds; also exported for the tiers, whose receives ask for it")
+	visibility := fs.Duration("visibility", imgrec.DefaultVisibility, "the request queue's visibility timeout, 1s to 12h, whole seconds; also exported for the tiers, whose receives ask for it")
 	maxReceive := fs.Int("max-receive-count", sqsq.DefaultMaxReceiveCount, "the redrive policy: a request received this often goes to the dead-letter queue; keep it above the workers' --max-attempts + 1, so that they give up first, with a reason")
 	c, err := inf.parse(fs, args)
 	if err != nil {

@@ -23,7 +23,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := bf.required(); err != nil {
+	if err := bf.check(); err != nil {
 		return err
 	}
 	log := newLogger()

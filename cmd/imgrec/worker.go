@@ -32,7 +32,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := bf.required(); err != nil {
+	if err := bf.check(); err != nil {
 		return err
 	}
 	log := newLogger()
@@ -81,7 +81,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		MaxAttempts: *maxAttempts,
 		MaxBatch:    *batch,
 		Concurrency: *concurrency,
-		ExtendEvery: bf.queue.visibility / 3,
+		ExtendEvery: bf.queue.extendEvery,
 		Status:      status,
 		Logger:      log,
 	})
