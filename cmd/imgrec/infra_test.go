@@ -223,8 +223,8 @@ func TestInfraUpStatusDown(t *testing.T) {
 		t.Errorf("after up, queues %v, want %v", got, want)
 	}
 	vis, redrive := api.queueAttrs(queue)
-	if vis != "60" || !strings.Contains(redrive, ":"+queue+"-dlq") || !regexp.MustCompile(`"maxReceiveCount":\s*"?10\b`).MatchString(redrive) {
-		t.Errorf("after up, visibility %s, redrive policy %s; want 60 and 10 receives to %s-dlq", vis, redrive, queue)
+	if vis != "5" || !strings.Contains(redrive, ":"+queue+"-dlq") || !regexp.MustCompile(`"maxReceiveCount":\s*"?10\b`).MatchString(redrive) {
+		t.Errorf("after up, visibility %s, redrive policy %s; want 5 (the lease) and 10 receives to %s-dlq", vis, redrive, queue)
 	}
 	ex := exports(t, stdout)
 	if ex["IMGREC_QUEUE"] != "sqs://"+queue || ex["IMGREC_BLOBS"] != "s3://"+prefix || ex["IMGREC_CLUSTER"] != cluster || ex["IMGREC_BUCKET_PREFIX"] != prefix {
@@ -236,7 +236,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 		t.Errorf("up again: exit %d, %q; want 0 and nothing changed", code, stderr)
 	}
 	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster, "--bucket-prefix", prefix, "--visibility", "30s", "--max-receive-count", "5")
-	if code != 0 || !strings.Contains(stderr, "updated (visibility 1m0s → 30s, max receive count 10 → 5)") {
+	if code != 0 || !strings.Contains(stderr, "updated (visibility 5s → 30s, max receive count 10 → 5)") {
 		t.Errorf("up with new settings: exit %d, %q; want the queue updated", code, stderr)
 	}
 	if vis, redrive := api.queueAttrs(queue); vis != "30" || !regexp.MustCompile(`"maxReceiveCount":\s*"?5\b`).MatchString(redrive) {
