@@ -17,11 +17,15 @@ import (
 // instances beyond the wish, which cost nothing yet. It restarts the warm
 // pool before launching, and stops idle instances ScaleInAfter once fewer
 // suffice, down to zero, though none before its billed minimum is used up.
+// Once all work is done (nothing waiting, nothing in flight, no instance
+// busy) for ScaleInAfter, the Window's memory of busier times no longer
+// holds the fleet: it goes down to Min at once.
 type BootAware struct {
-	cfg      Config
-	readings []reading
-	lowSince time.Time // when desired first fell below active; zero if it has not
-	est      estimates
+	cfg       Config
+	readings  []reading
+	lowSince  time.Time // when desired first fell below active; zero if it has not
+	idleSince time.Time // since when all work is done; zero while there is work
+	est       estimates
 }
 
 type reading struct {
@@ -51,6 +55,16 @@ func (s *BootAware) Decide(o Observation) Decision {
 	s.readings = append(s.readings, reading{o.Time, o.Stats.Depth(), len(f[imgrec.StateRunning]), o.Stats.InFlight})
 	for len(s.readings) > 1 && o.Time.Sub(s.readings[0].at) > cfg.Window {
 		s.readings = s.readings[1:]
+	}
+	switch {
+	case o.Stats.Depth() > 0 || slices.ContainsFunc(o.Instances, func(in imgrec.Instance) bool { return in.Busy }):
+		s.idleSince = time.Time{}
+	case s.idleSince.IsZero():
+		s.idleSince = o.Time
+	}
+	done := !s.idleSince.IsZero() && o.Time.Sub(s.idleSince) >= cfg.ScaleInAfter
+	if done {
+		s.readings = s.readings[len(s.readings)-1:]
 	}
 	depth, busy := 0, 0
 	for _, r := range s.readings {
@@ -87,7 +101,7 @@ func (s *BootAware) Decide(o Observation) Decision {
 		if s.lowSince.IsZero() {
 			s.lowSince = o.Time
 		}
-		if wait := cfg.ScaleInAfter - o.Time.Sub(s.lowSince); wait > 0 {
+		if wait := cfg.ScaleInAfter - o.Time.Sub(s.lowSince); wait > 0 && !done {
 			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; scale-in in %s unless work arrives", depth, desired, active, wait.Round(100*time.Millisecond))
 			break
 		}

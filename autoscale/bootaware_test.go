@@ -103,6 +103,55 @@ func TestBurstCancelsPendingScaleIn(t *testing.T) {
 	}
 }
 
+// TestDoneWorkScalesToZeroSoon (instances up since 0–4 s, the work from
+// 10 s): once nothing waits, nothing is in flight
+// and no instance is busy for ScaleInAfter, the fleet goes to zero without
+// waiting for the Window to forget the burst; a busy instance or a request
+// in flight restarts the count.
+func TestDoneWorkScalesToZeroSoon(t *testing.T) {
+	s := NewBootAware(Config{Window: 2 * time.Second, ScaleInAfter: time.Second})
+	run := instances(imgrec.StateRunning, 5, false)
+	busy := instances(imgrec.StateRunning, 5, true)
+	s.Decide(obs(10, 20, 5, busy))
+	s.Decide(obs(10.25, 0, 1, busy))                   // the last request in flight
+	if d := s.Decide(obs(10.5, 0, 0, run)); d.Acts() { // all done: idle since 10.5
+		t.Fatalf("scaled in at once: %+v", d)
+	}
+	if d := s.Decide(obs(11.25, 0, 0, run)); d.Acts() {
+		t.Fatalf("scaled in before ScaleInAfter: %+v", d)
+	}
+	d := s.Decide(obs(11.5, 0, 0, run))
+	if len(d.Stop) != 5 || d.Desired != 0 {
+		t.Fatalf("want all 5 stopped 1 s after the work was done (the window still holds the burst): %+v", d)
+	}
+
+	// A worker still busy with nothing in the queue holds the fleet.
+	s = NewBootAware(Config{Window: 2 * time.Second, ScaleInAfter: time.Second})
+	s.Decide(obs(10, 20, 5, busy))
+	oneBusy := append(instances(imgrec.StateRunning, 4, false), imgrec.Instance{ID: "b", State: imgrec.StateRunning, Since: at(0), Busy: true})
+	s.Decide(obs(10.5, 0, 0, oneBusy))
+	if d := s.Decide(obs(11.6, 0, 0, oneBusy)); len(d.Stop) != 0 {
+		t.Fatalf("scaled in by the idle rule while an instance was busy: %+v", d)
+	}
+}
+
+// TestBurstRightAfterScaleIn: a burst just after the fleet went to zero
+// restarts the stopped instances (the warm pool) and launches none.
+func TestBurstRightAfterScaleIn(t *testing.T) {
+	s := NewBootAware(Config{Window: 2 * time.Second, ScaleInAfter: time.Second})
+	run := instances(imgrec.StateRunning, 5, false)
+	s.Decide(obs(10, 20, 5, instances(imgrec.StateRunning, 5, true)))
+	s.Decide(obs(10.5, 0, 0, run))
+	if d := s.Decide(obs(11.5, 0, 0, run)); len(d.Stop) != 5 {
+		t.Fatalf("want the fleet stopped: %+v", d)
+	}
+	stopped := instances(imgrec.StateStopped, 5, false)
+	d := s.Decide(obs(11.75, 25, 0, stopped))
+	if len(d.Start) != 5 || d.Launch != 0 {
+		t.Fatalf("burst after scale-in: want the 5 stopped restarted and none launched, got %+v", d)
+	}
+}
+
 func TestFlappingInputDoesNotFlap(t *testing.T) {
 	s := NewBootAware(Config{TargetPerInstance: 1, Window: 2 * time.Second, ScaleInAfter: time.Second})
 	run := instances(imgrec.StateRunning, 3, false)

@@ -23,8 +23,11 @@ import (
 // TestTiersOnAWS runs the web tier and the controller, with its local
 // worker processes, as separate processes on moto's SQS and S3, found
 // through the standard AWS chain (AWS_ENDPOINT_URL, AWS_REGION, static
-// keys): the course burst of 100 images is answered right, the output
-// bucket holds the course's values, and the instances go back to 0.
+// keys). The course burst of 100 images, while a worker is SIGKILLed every
+// 2 s (five times: on moto a request takes seconds, so killing to the end
+// would catch the last few requests in every worker), is answered right
+// with no dead letter, the output bucket holds the course's values, and the
+// instances go back to 0.
 func TestTiersOnAWS(t *testing.T) {
 	srv := moto.Shared(t)
 	srv.Setenv(t)
@@ -49,14 +52,23 @@ func TestTiersOnAWS(t *testing.T) {
 	queue, blobs := "sqs://"+name, "s3://"+name
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs)
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs,
-		"--model", standinModel, "--metrics-addr", "127.0.0.1:0", "--log-level", "info")
+		"--model", standinModel, "--metrics-addr", "127.0.0.1:0", "--log-level", "info", "--max-instances", "5")
+	k := startKiller(2*time.Second, 5, ctl.localWorkers)
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: web.url, Images: loadCourseImages(t), Requests: 100, Concurrency: 100,
 		Expected: standinExpected(t), Timeout: 2 * time.Minute,
 	})
+	kills := k.Stop()
 	if err != nil || sum.OK != 100 {
-		t.Fatalf("%v: ok %d, wrong %d, failed %d: %+v %+v\ncontroller log:\n%s", err, sum.OK, sum.Wrong, sum.Failed,
+		t.Fatalf("%v (%d workers killed): ok %d, wrong %d, failed %d: %+v %+v\ncontroller log:\n%s", err, kills, sum.OK, sum.Wrong, sum.Failed,
 			sum.WrongExamples, sum.Failures, ctl.logText())
+	}
+	if kills == 0 {
+		t.Fatal("no worker was killed: the test proved nothing")
+	}
+	t.Logf("%d workers killed; latency p50 %v, p99 %v, max %v", kills, sum.Latency.P50, sum.Latency.P99, sum.Latency.Max)
+	if dlq, err := sqsq.Describe(ctx, sqsClient, name); err != nil || len(dlq) < 2 || dlq[1].Visible+dlq[1].InFlight != 0 {
+		t.Errorf("dead-letter queue after %d kills: %+v, %v; want it empty", kills, dlq, err)
 	}
 
 	// The output bucket holds the course's values, read through the S3 API.

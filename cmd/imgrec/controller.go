@@ -20,7 +20,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	bf := backendFlags(fs, "", queueUsage+" (required)", "the workers' "+blobsUsage+" (required)")
 	prov := providerFlags(fs)
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
-	sf := scalingFlags(fs)
+	sf := scalingFlags(fs, autoscale.DefaultInterval)
 	minBilled := fs.Duration("min-billed", -1, "keep an idle instance until it has run this long, since stopping it sooner saves nothing (default: 1m with --provider ec2, EC2's least charge per start; else 0)")
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -60,7 +60,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	case prov.name == "ec2":
 		cfg.MinBilled = autoscale.EC2MinBilled
 	}
-	ctl := &autoscale.Controller{Queue: q, Provider: provider, Policy: autoscale.NewBootAware(cfg), Logger: log, Observed: metrics.Observe}
+	ctl := &autoscale.Controller{Interval: sf.interval, Queue: q, Provider: provider, Policy: autoscale.NewBootAware(cfg), Logger: log, Observed: metrics.Observe}
 	log.Info("controller started", "queue", bf.queueURL, "provider", prov.name, "max_instances", cfg.Max)
 	return ctl.Run(ctx)
 }

@@ -1,35 +1,40 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/natsq"
 )
 
-// killer SIGKILLs a busy worker of s as soon as it sees one, then one
-// every interval, until stopped, and counts its kills.
+// killer SIGKILLs a worker as soon as it sees one, then one every
+// interval, until stopped or after most kills (0: no limit), and counts its
+// kills. victims lists the pids it may choose from.
 type killer struct {
-	stop  chan struct{}
-	done  sync.WaitGroup
-	mu    sync.Mutex
-	kills int
+	victims func() []int
+	stop    chan struct{}
+	done    sync.WaitGroup
+	mu      sync.Mutex
+	kills   int
 }
 
-func startKiller(t testing.TB, s *served, every time.Duration) *killer {
-	k := &killer{stop: make(chan struct{})}
+func startKiller(every time.Duration, most int, victims func() []int) *killer {
+	k := &killer{victims: victims, stop: make(chan struct{})}
 	k.done.Go(func() {
-		for {
-			if !k.killOne(t, s) {
-				return
-			}
+		for n := 1; k.killOne() && n != most; n++ {
 			select {
 			case <-k.stop:
 				return
@@ -40,20 +45,11 @@ func startKiller(t testing.TB, s *served, every time.Duration) *killer {
 	return k
 }
 
-// killOne waits for a busy worker and kills it; false once stopped.
-func (k *killer) killOne(t testing.TB, s *served) bool {
+// killOne waits for a victim and kills it; false once stopped.
+func (k *killer) killOne() bool {
 	for {
-		var busy []int
-		for _, in := range s.status(t).Instances {
-			var pid int
-			if in.State == imgrec.StateRunning && in.Busy {
-				if _, err := fmt.Sscanf(in.Detail, "pid %d", &pid); err == nil {
-					busy = append(busy, pid)
-				}
-			}
-		}
-		if len(busy) > 0 {
-			pid := busy[rand.IntN(len(busy))]
+		if pids := k.victims(); len(pids) > 0 {
+			pid := pids[rand.IntN(len(pids))]
 			if proc, err := os.FindProcess(pid); err == nil && proc.Kill() == nil {
 				k.mu.Lock()
 				k.kills++
@@ -66,6 +62,22 @@ func (k *killer) killOne(t testing.TB, s *served) bool {
 			return false
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// busyWorkers lists the pids of serve's running workers that hold requests.
+func busyWorkers(t testing.TB, s *served) func() []int {
+	return func() []int {
+		var pids []int
+		for _, in := range s.status(t).Instances {
+			var pid int
+			if in.State == imgrec.StateRunning && in.Busy {
+				if _, err := fmt.Sscanf(in.Detail, "pid %d", &pid); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+		return pids
 	}
 }
 
@@ -83,7 +95,7 @@ func (k *killer) Stop() int {
 // every answer right, none failed, no dead letter, and the output bucket
 // holding exactly the 100 records with their labels.
 func underFire(t testing.TB, s *served, requests, inFlight int) (loadgen.Summary, int) {
-	k := startKiller(t, s, 2*time.Second)
+	k := startKiller(2*time.Second, 0, busyWorkers(t, s))
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: s.url, Images: loadCourseImages(t), Requests: requests, Concurrency: inFlight,
 		Expected: standinExpected(t), Timeout: 2 * time.Minute,
@@ -143,4 +155,87 @@ func BenchmarkServeUnderFire(b *testing.B) {
 	b.ReportMetric(p99.Seconds()/n, "p99_s")
 	b.ReportMetric(most.Seconds(), "max_s")
 	b.ReportMetric(float64(kills)/n, "kills/op")
+}
+
+// workerEvent is a local provider's log line about one of its workers.
+var workerEvent = regexp.MustCompile(`msg="worker (started|stopped|died|terminated)" instance=(\S+)(?: pid=(\d+))?`)
+
+// localWorkers lists the pids of the workers a process running a local
+// provider (serve, controller) has started and not seen end, from its log.
+func (s *served) localWorkers() []int {
+	alive := map[string]int{}
+	for _, m := range workerEvent.FindAllStringSubmatch(s.logText(), -1) {
+		if m[1] == "started" {
+			alive[m[2]], _ = strconv.Atoi(m[3])
+		} else {
+			delete(alive, m[2])
+		}
+	}
+	var pids []int
+	for _, pid := range alive {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// TestWebTierKilledMidBurst SIGKILLs the web tier right after it has queued
+// the course's 100 images as jobs: every request already queued still
+// reaches the output bucket once workers come (the controller starts after
+// the kill, so none was done before it, however fast the machine), and a
+// web tier started again on the same queue and buckets serves on.
+func TestWebTierKilledMidBurst(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
+	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nats.Close()
+	dir := t.TempDir()
+	blobs := "file://" + dir
+	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
+	imgs := loadCourseImages(t)
+	var wg sync.WaitGroup
+	for _, img := range imgs {
+		wg.Go(func() {
+			resp, err := http.Post(web.url+"v1/jobs?name="+url.QueryEscape(img.Name), "image/jpeg", bytes.NewReader(img.Data))
+			if err != nil {
+				t.Errorf("submit %s: %v", img.Name, err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				t.Errorf("submit %s: %s, want 202 (queued)", img.Name, resp.Status)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if err := web.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", nats.URL(), "--blobs", blobs,
+		"--model", standinModel, "--metrics-addr", "", "--log-level", "info")
+	out := filepath.Join(dir, "output")
+	waitFor(t, "every queued image's record", func() bool {
+		entries, _ := os.ReadDir(out)
+		return len(entries) == len(imgs)
+	})
+	expected := standinExpected(t)
+	for _, img := range imgs {
+		key := imgrec.OutputKey(img.Name)
+		b, _ := os.ReadFile(filepath.Join(out, key))
+		if want := (imgrec.OutputRecord{Name: key, Label: expected[img.Name]}).String(); string(b) != want {
+			t.Errorf("output %s = %q, want %q", key, b, want)
+		}
+	}
+
+	again := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: again.url, Images: imgs[:20], Requests: 20, Concurrency: 10, Expected: expected, Timeout: time.Minute,
+	})
+	if err != nil || sum.OK != 20 {
+		t.Fatalf("restarted web tier: %v %+v\ncontroller log:\n%s", err, sum, ctl.logText())
+	}
 }

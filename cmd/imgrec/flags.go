@@ -82,17 +82,24 @@ func (w *webFlagSet) check() func([]byte) error {
 	return func(b []byte) error { return vision.Check(b, lim) }
 }
 
-// scalingFlagSet holds the tunables of the controller's policy (BootAware),
-// shared by serve and controller.
-type scalingFlagSet struct{ cfg autoscale.Config }
+// scalingFlagSet holds the tunables of the controller's policy (BootAware)
+// and how often it looks, shared by serve and controller.
+type scalingFlagSet struct {
+	cfg      autoscale.Config
+	interval time.Duration
+}
 
-func scalingFlags(fs *flag.FlagSet) *scalingFlagSet {
+// scalingFlags adds the flags; interval is how often the controller reads
+// the queue by default: serve's local queue costs nothing to ask, SQS bills
+// every request.
+func scalingFlags(fs *flag.FlagSet, interval time.Duration) *scalingFlagSet {
 	sf := &scalingFlagSet{}
+	fs.DurationVar(&sf.interval, "scale-interval", interval, "how often the controller reads the queue and decides (and at once when work arrives)")
 	fs.IntVar(&sf.cfg.Min, "min-instances", 0, "instances kept running even when idle")
 	fs.IntVar(&sf.cfg.Max, "max-instances", autoscale.DefaultMax, "most instances ever running")
 	fs.IntVar(&sf.cfg.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this), never fewer than are busy, nothing that would boot after the backlog is gone")
 	fs.DurationVar(&sf.cfg.Window, "scale-window", autoscale.DefaultWindow, "depth readings this recent are considered together (the largest counts)")
-	fs.DurationVar(&sf.cfg.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped")
+	fs.DurationVar(&sf.cfg.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped; once all work is done this long, all idle ones are")
 	fs.IntVar(&sf.cfg.WarmPool, "warm-pool", 0, "stopped instances kept for a fast restart (0: as many as --max-instances; -1: none, idle instances are terminated)")
 	return sf
 }

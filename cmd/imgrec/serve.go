@@ -34,7 +34,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	workerConcurrency := fs.Int("worker-concurrency", worker.DefaultConcurrency, "most requests a local worker holds at once (worker --concurrency)")
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
-	sf := scalingFlags(fs)
+	sf := scalingFlags(fs, serveScaleInterval)
 	newLogger := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -85,7 +85,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	reg := newRegistry()
 	metrics := autoscale.NewMetrics(reg)
 	ctl := &autoscale.Controller{
-		Queue: bk.queue, Provider: provider, Policy: autoscale.NewBootAware(sf.cfg),
+		Queue: bk.queue, Provider: provider, Policy: autoscale.NewBootAware(sf.cfg), Interval: sf.interval,
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,
 	}
 
@@ -110,3 +110,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "imgrec serving on http://%s/ (Ctrl-C to stop)\n", a)
 	})
 }
+
+// serveScaleInterval: serve reads its embedded queue four times a second, so
+// its workers are back to zero within 2 s of the last answer (scale-in-after
+// 1 s, plus up to one interval to see the work done and one to act).
+const serveScaleInterval = 250 * time.Millisecond
