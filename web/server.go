@@ -132,6 +132,7 @@ func (s *Server) routes() {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set(requestIDHeader, requestID(r))
 	s.mux.ServeHTTP(w, r)
 }
 

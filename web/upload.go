@@ -189,7 +189,7 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error
 		err = s.cfg.Queue.Send(ctx, req)
 	}
 	if err != nil {
-		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue: " + err.Error()})
+		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue the request"}) // the details go to the log, not to whoever reads the job
 		return nil, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
 	}
 	if s.cfg.Submitted != nil {
@@ -207,7 +207,7 @@ func (s *Server) await(ctx context.Context, id string) (job, error) {
 		j, _ := s.jobs.get(id)
 		return j, nil
 	case <-timer.C:
-		return job{}, imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id)
+		return job{}, forClient(imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id))
 	case <-ctx.Done():
 		return job{}, ctx.Err()
 	}
