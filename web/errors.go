@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/imgrec/imgrec"
@@ -107,6 +108,9 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) (int,
 	status := httpStatus(err)
 	id := w.Header().Get(requestIDHeader)
 	msg, hidden := clientMessage(err, status, id)
+	if imgrec.ErrorCode(err) == codeBusy {
+		w.Header().Set("Retry-After", strconv.Itoa(int(busyRetryAfter.Seconds())))
+	}
 	level := slog.LevelDebug
 	if hidden {
 		level = slog.LevelError

@@ -41,11 +41,7 @@ func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
 
 // classify runs one upload to its answer. A worker's refusal is an error too.
 func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool) (job, error) {
-	u, err := s.readUpload(w, r, allowRaw)
-	if err != nil {
-		return job{}, err
-	}
-	submitted, err := s.submit(r.Context(), u, false)
+	submitted, err := s.accept(w, r, allowRaw, false)
 	if err != nil {
 		return job{}, err
 	}
@@ -64,15 +60,12 @@ const codeUnprocessable = "unprocessable"
 
 func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	u, err := s.readUpload(w, r, true)
+	j, err := s.accept(w, r, true, true)
 	if err == nil {
-		var j *job
-		if j, err = s.submit(r.Context(), u, true); err == nil {
-			w.Header().Set("Location", "/v1/jobs/"+j.ID)
-			got, _ := s.jobs.get(j.ID)
-			writeJSON(w, http.StatusAccepted, got)
-			return
-		}
+		w.Header().Set("Location", "/v1/jobs/"+j.ID)
+		got, _ := s.jobs.get(j.ID)
+		writeJSON(w, http.StatusAccepted, got)
+		return
 	}
 	s.metrics.observe("jobs", start, job{}, err)
 	s.jsonError(w, r, err)

@@ -1,18 +1,22 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/imgrec/imgrec"
 )
@@ -232,5 +236,93 @@ func TestRequestIDs(t *testing.T) {
 	resp, body = request(t, "POST", s.url+"/", "", []byte("hello, I am text"))
 	if resp.StatusCode != 400 || !strings.Contains(body, "not a JPEG or PNG") || strings.Contains(body, "request id") {
 		t.Errorf("bad image: %d %q, want its reason as before", resp.StatusCode, body)
+	}
+}
+
+// waitUntil polls cond for up to a minute, so a slow machine only makes the
+// test slower; what names the condition in the failure.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within a minute: %s", what)
+		}
+	}
+}
+
+// dial opens a connection to the test server at url.
+func dial(t *testing.T, url string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestUploadFlood holds as many uploads in progress as the bound allows
+// (headers and half the body sent): a further upload gets 503 with
+// Retry-After and a reason, on every upload endpoint; health, the page,
+// status and limits still answer; once the held uploads are finished or
+// dropped, uploads are taken again.
+func TestUploadFlood(t *testing.T) {
+	const bound = 4
+	s := newStack(t, stackOptions{config: func(c *Config) { c.MaxUploadsInProgress = bound }})
+	jpeg := courseImage(t, "test_6.JPEG")
+	held := make([]net.Conn, bound)
+	for i := range held {
+		held[i] = dial(t, s.url)
+		fmt.Fprintf(held[i], "POST /v1/jobs?name=held_%d.JPEG HTTP/1.1\r\nHost: imgrec\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", i, len(jpeg))
+		if _, err := held[i].Write(jpeg[:len(jpeg)/2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the held uploads in progress", func() bool { return s.srv.uploads.inProgress() == bound })
+
+	for _, path := range []string{"/", "/v1/classify", "/v1/jobs"} {
+		resp, body := request(t, "POST", s.url+path, "", jpeg)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" ||
+			!strings.Contains(body, "too many uploads in progress (the limit is 4)") || strings.Count(strings.TrimSpace(body), "\n") > 0 {
+			t.Errorf("POST %s at the bound: %d, Retry-After %q, %q; want 503, Retry-After 1 and the reason on one line",
+				path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+		if a := (apiError{}); path != "/" && (json.Unmarshal([]byte(body), &a) != nil || a.Code != codeBusy) {
+			t.Errorf("POST %s at the bound: %q, want the JSON error with code %q", path, body, codeBusy)
+		}
+	}
+	for _, path := range []string{"/healthz", "/", "/static/app.js", "/v1/status", "/v1/limits", "/v1/history"} {
+		if resp, body := request(t, "GET", s.url+path, "", nil); resp.StatusCode != 200 {
+			t.Errorf("GET %s at the bound: %d %q", path, resp.StatusCode, body)
+		}
+	}
+	_, metrics := request(t, "GET", s.url+"/metrics", "", nil)
+	for _, want := range []string{"imgrec_uploads_in_progress 4", `imgrec_results_total{outcome="busy"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+
+	// Half the held uploads finish and are taken; the others are dropped.
+	for i, c := range held {
+		if i%2 == 1 {
+			c.Close()
+			continue
+		}
+		if _, err := c.Write(jpeg[len(jpeg)/2:]); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("held upload %d, finished: %d, want 202", i, resp.StatusCode)
+		}
+	}
+	waitUntil(t, "no upload in progress", func() bool { return s.srv.uploads.inProgress() == 0 })
+	if code, body := post(t, s.url+"/", "myfile", "test_6.JPEG", jpeg); code != 200 || body != s.expected["test_6.JPEG"] {
+		t.Fatalf("after the flood: %d %q, want 200 %q", code, body, s.expected["test_6.JPEG"])
 	}
 }
