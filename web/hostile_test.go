@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,7 +269,10 @@ func dial(t *testing.T, url string) net.Conn {
 // dropped, uploads are taken again.
 func TestUploadFlood(t *testing.T) {
 	const bound = 4
-	s := newStack(t, stackOptions{config: func(c *Config) { c.MaxUploadsInProgress = bound }})
+	s := newStack(t, stackOptions{config: func(c *Config) {
+		c.MaxUploadsInProgress = bound
+		c.BodyTimeout = 10 * time.Minute // the held uploads stay held however slow this machine
+	}})
 	jpeg := courseImage(t, "test_6.JPEG")
 	held := make([]net.Conn, bound)
 	for i := range held {
@@ -324,5 +328,48 @@ func TestUploadFlood(t *testing.T) {
 	waitUntil(t, "no upload in progress", func() bool { return s.srv.uploads.inProgress() == 0 })
 	if code, body := post(t, s.url+"/", "myfile", "test_6.JPEG", jpeg); code != 200 || body != s.expected["test_6.JPEG"] {
 		t.Fatalf("after the flood: %d %q, want 200 %q", code, body, s.expected["test_6.JPEG"])
+	}
+}
+
+// TestSlowBody: a body that stops half way gets 408 with the reason once
+// the body deadline passes, and its connection is closed; a good upload
+// meanwhile is answered.
+func TestSlowBody(t *testing.T) {
+	s := newStack(t, stackOptions{config: func(c *Config) { c.BodyTimeout, c.MinUploadRate = 2*time.Second, 1<<10 }})
+	jpeg := courseImage(t, "test_9.JPEG")
+	c := dial(t, s.url)
+	fmt.Fprintf(c, "POST /v1/classify HTTP/1.1\r\nHost: imgrec\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", len(jpeg))
+	c.Write(jpeg[:len(jpeg)/2])
+	if code, body := post(t, s.url+"/", "myfile", "test_9.JPEG", jpeg); code != 200 || body != s.expected["test_9.JPEG"] {
+		t.Errorf("good upload beside the stalled one: %d %q", code, body)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "too slow: under 1 KiB a second after its first 2s") {
+		t.Errorf("stalled body: %d %s, want 408 with the reason", resp.StatusCode, b)
+	}
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("after the 408 the connection is still open: read %d, %v", n, err)
+	}
+}
+
+// TestBodyDeadlineLifted: once a body has arrived, the request waits for
+// its answer past the body deadline without being cancelled.
+func TestBodyDeadlineLifted(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true, timeout: 8 * time.Second, config: func(c *Config) { c.BodyTimeout, c.MinUploadRate = 3*time.Second, -1 }})
+	jpeg := courseImage(t, "test_3.JPEG")
+	for _, path := range []string{"/", "/v1/classify"} {
+		t.Run(path, func(t *testing.T) {
+			t.Parallel()
+			resp, body := request(t, "POST", s.url+path, "", jpeg)
+			if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(body, "no answer within 8s") {
+				t.Errorf("POST %s: %d %q, want 504: the answer's timeout, well after the body deadline", path, resp.StatusCode, body)
+			}
+		})
 	}
 }

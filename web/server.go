@@ -49,6 +49,13 @@ type Config struct {
 	// queued at once (POST /, /v1/classify, /v1/jobs); beyond it they get
 	// 503 with Retry-After. Negative: no bound.
 	MaxUploadsInProgress int
+	// BodyTimeout and MinUploadRate bound how long a request body may take
+	// to arrive: BodyTimeout, plus a second for every MinUploadRate bytes
+	// received. A slower body gets 408 and its connection is closed.
+	// 0: DefaultBodyTimeout, DefaultMinUploadRate; negative BodyTimeout: no
+	// deadline; negative MinUploadRate: the whole body within BodyTimeout.
+	BodyTimeout   time.Duration
+	MinUploadRate int64
 	// InlineMaxBytes: images up to this size also travel inside the
 	// request message (Request.Image); 0 never. One the queue refuses as
 	// too large is sent again with the key alone.
@@ -96,6 +103,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.MaxUploadsInProgress == 0 {
 		cfg.MaxUploadsInProgress = DefaultMaxUploadsInProgress
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.MinUploadRate == 0 {
+		cfg.MinUploadRate = DefaultMinUploadRate
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -145,6 +158,7 @@ func (s *Server) routes() {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set(requestIDHeader, requestID(r))
+	s.limitBody(w, r)
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -38,6 +38,17 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw boo
 	// Headroom for multipart framing and small fields; the file itself is checked exactly below.
 	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	// bodyErr says why the body could not be read: too large, too slow
+	// (the body deadline), or broken.
+	bodyErr := func(err error, what string) error {
+		if isMaxBytes(err) {
+			return tooLarge
+		}
+		if slow := slowBody(err); slow != nil {
+			return slow
+		}
+		return imgrec.WrapError(imgrec.EINVALID, err, "%s", what)
+	}
 	var u upload
 	switch {
 	case mediaType == "multipart/form-data":
@@ -51,24 +62,24 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw boo
 				break
 			}
 			if err != nil {
-				if isMaxBytes(err) {
-					return nil, tooLarge
-				}
-				return nil, imgrec.WrapError(imgrec.EINVALID, err, "bad multipart body")
+				return nil, bodyErr(err, "bad multipart body")
 			}
 			if !fileFields[part.FormName()] || u.data != nil {
 				continue // other fields are ignored; NextPart drains them
 			}
 			u.name = part.FileName()
 			if u.data, err = io.ReadAll(io.LimitReader(part, limit+1)); err != nil {
-				if isMaxBytes(err) {
-					return nil, tooLarge
-				}
-				return nil, imgrec.WrapError(imgrec.EINVALID, err, "reading upload")
+				return nil, bodyErr(err, "reading upload")
 			}
 			if u.data == nil {
 				u.data = []byte{}
 			}
+		}
+		// Read past the closing boundary to the body's end, which lifts
+		// the body deadline (bodyDeadline) and keeps the connection for
+		// another request.
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return nil, bodyErr(err, "reading upload")
 		}
 		if u.data == nil {
 			return nil, imgrec.Errorf(imgrec.EINVALID, `no image in the form: send multipart/form-data with the file in field "myfile" (or "inputFile")`)
@@ -76,10 +87,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw boo
 	case allowRaw && (strings.HasPrefix(mediaType, "image/") || mediaType == "application/octet-stream"):
 		var err error
 		if u.data, err = io.ReadAll(io.LimitReader(r.Body, limit+1)); err != nil {
-			if isMaxBytes(err) {
-				return nil, tooLarge
-			}
-			return nil, imgrec.WrapError(imgrec.EINVALID, err, "reading upload")
+			return nil, bodyErr(err, "reading upload")
 		}
 		u.name = r.URL.Query().Get("name")
 	case allowRaw:
