@@ -37,6 +37,7 @@ type bodyDeadline struct {
 	rate    int64 // bytes a second; 0: the whole body within timeout
 	read    int64
 	ended   bool // the body was read to its end
+	expired bool // the deadline passed before it
 }
 
 // limitBody puts r's body, if any, under the body deadline; until the
@@ -75,6 +76,7 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 		b.ended = true
 		b.rc.SetReadDeadline(time.Time{})
 	case errors.As(err, &ne) && ne.Timeout():
+		b.expired = true
 		return n, b.tooSlow()
 	}
 	return n, err
@@ -89,11 +91,13 @@ func (b *bodyDeadline) tooSlow() error {
 	return imgrec.Errorf(codeTooSlow, "the upload was too slow: under %s a second after its first %s", formatBytes(b.rate), b.timeout)
 }
 
-// slowBody returns the body deadline's error in err's chain, or nil.
-func slowBody(err error) error {
-	var e *imgrec.Error
-	if errors.As(err, &e) && e.Code == codeTooSlow {
-		return e
+// missedDeadline returns the body deadline's error if body is under one and
+// missed it, else nil. A reader above may have turned the failed read into
+// an error of its own (a multipart part header cut short is "malformed"),
+// so the body itself is asked.
+func missedDeadline(body io.Reader) error {
+	if b, ok := body.(*bodyDeadline); ok && b.expired {
+		return b.tooSlow()
 	}
 	return nil
 }

@@ -35,20 +35,21 @@ type upload struct {
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw bool) (*upload, error) {
 	limit := s.cfg.MaxUploadBytes
 	tooLarge := imgrec.Errorf(imgrec.ETOOLARGE, "upload is over the %s limit", formatBytes(limit))
-	// Headroom for multipart framing and small fields; the file itself is checked exactly below.
-	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	// bodyErr says why the body could not be read: too large, too slow
 	// (the body deadline), or broken.
+	inner := r.Body // as it comes, under the body deadline
 	bodyErr := func(err error, what string) error {
 		if isMaxBytes(err) {
 			return tooLarge
 		}
-		if slow := slowBody(err); slow != nil {
+		if slow := missedDeadline(inner); slow != nil {
 			return slow
 		}
 		return imgrec.WrapError(imgrec.EINVALID, err, "%s", what)
 	}
+	// Headroom for multipart framing and small fields; the file itself is checked exactly below.
+	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var u upload
 	switch {
 	case mediaType == "multipart/form-data":
