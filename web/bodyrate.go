@@ -21,7 +21,7 @@ const (
 // second for every rate bytes received. So a body may take timeout to get
 // going and must then average rate, whatever its size: a client that sends a
 // byte a second is cut off after timeout, while a 10 MiB upload at 64 kbit/s
-// (rate 8 KiB/s) keeps its connection for the 21 minutes it needs. A deadline
+// (rate 8 KiB/s) keeps its connection for the 22 minutes it may need. A deadline
 // passed fails the read with codeTooSlow; the handler answers 408 and the
 // server closes the connection, since the rest of the body is still on it.
 //
