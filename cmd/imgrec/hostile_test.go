@@ -223,3 +223,25 @@ func TestWebIdleTimeout(t *testing.T) {
 		t.Errorf("idle connection closed after %s, before the idle timeout of %s", waited, idle)
 	}
 }
+
+// TestWebFlagsToConfig: the flags' defaults are the web tier's, and 0 turns
+// a limit off (web.Config takes a negative value for that).
+func TestWebFlagsToConfig(t *testing.T) {
+	parse := func(args ...string) (web.Config, httpTimeouts) {
+		fs := flag.NewFlagSet("web", flag.ContinueOnError)
+		wf := webFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return wf.config(web.Config{}), wf.httpTimeouts()
+	}
+	c, h := parse()
+	if c.MaxUploadsInProgress != web.DefaultMaxUploadsInProgress || c.BodyTimeout != web.DefaultBodyTimeout ||
+		c.MinUploadRate != web.DefaultMinUploadRate || h != (httpTimeouts{readHeader: 10 * time.Second, idle: time.Minute}) {
+		t.Errorf("defaults: %d uploads, body %s at %d B/s, %+v", c.MaxUploadsInProgress, c.BodyTimeout, c.MinUploadRate, h)
+	}
+	c, h = parse("--max-uploads-in-progress", "0", "--read-body-timeout", "0", "--min-upload-rate", "0", "--read-header-timeout", "0", "--idle-timeout", "0")
+	if c.MaxUploadsInProgress >= 0 || c.BodyTimeout >= 0 || c.MinUploadRate >= 0 || h != (httpTimeouts{}) {
+		t.Errorf("all 0: %d uploads, body %s at %d B/s, %+v; want none of them", c.MaxUploadsInProgress, c.BodyTimeout, c.MinUploadRate, h)
+	}
+}
