@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -21,7 +20,7 @@ func (s *Server) handleCourseUpload(w http.ResponseWriter, r *http.Request) {
 	j, err := s.classify(w, r, false)
 	s.metrics.observe("course", start, j, err)
 	if err != nil {
-		writeTextError(w, err)
+		s.textError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -34,7 +33,7 @@ func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
 	j, err := s.classify(w, r, true)
 	s.metrics.observe("classify", start, j, err)
 	if err != nil {
-		writeJSONError(w, err)
+		s.jsonError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, j)
@@ -42,11 +41,7 @@ func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
 
 // classify runs one upload to its answer. A worker's refusal is an error too.
 func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool) (job, error) {
-	u, err := s.readUpload(w, r, allowRaw)
-	if err != nil {
-		return job{}, err
-	}
-	submitted, err := s.submit(r.Context(), u, false)
+	submitted, err := s.accept(w, r, allowRaw, false)
 	if err != nil {
 		return job{}, err
 	}
@@ -65,18 +60,15 @@ const codeUnprocessable = "unprocessable"
 
 func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	u, err := s.readUpload(w, r, true)
+	j, err := s.accept(w, r, true, true)
 	if err == nil {
-		var j *job
-		if j, err = s.submit(r.Context(), u, true); err == nil {
-			w.Header().Set("Location", "/v1/jobs/"+j.ID)
-			got, _ := s.jobs.get(j.ID)
-			writeJSON(w, http.StatusAccepted, got)
-			return
-		}
+		w.Header().Set("Location", "/v1/jobs/"+j.ID)
+		got, _ := s.jobs.get(j.ID)
+		writeJSON(w, http.StatusAccepted, got)
+		return
 	}
 	s.metrics.observe("jobs", start, job{}, err)
-	writeJSONError(w, err)
+	s.jsonError(w, r, err)
 }
 
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
@@ -85,7 +77,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 		// Long poll: ?wait=10s returns as soon as the job finishes.
 		d, err := time.ParseDuration(wait)
 		if err != nil || d < 0 || d > time.Minute {
-			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", wait))
+			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", wait))
 			return
 		}
 		select {
@@ -96,7 +88,7 @@ func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	}
 	j, ok := s.jobs.get(id)
 	if !ok {
-		writeJSONError(w, imgrec.Errorf(imgrec.ENOTFOUND, "no job %q here (jobs are kept by the web tier that took them, until it restarts)", id))
+		s.jsonError(w, r, imgrec.Errorf(imgrec.ENOTFOUND, "no job %q here (jobs are kept by the web tier that took them, until it restarts)", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, j)
@@ -109,14 +101,14 @@ func (s *Server) handleResults(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 1000 {
-			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "limit=%q: want 1 to 1000", l))
+			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "limit=%q: want 1 to 1000", l))
 			return
 		}
 		limit = n
 	}
 	page, err := s.listResults(r.Context(), q.Get("prefix"), q.Get("after"), q.Get("q"), limit)
 	if err != nil {
-		writeJSONError(w, err)
+		s.jsonError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, page)
@@ -135,13 +127,13 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := status{Time: time.Now(), Instances: []imgrec.Instance{}}
 	var err error
 	if st.Queue, err = s.cfg.Queue.Stats(r.Context()); err != nil {
-		writeJSONError(w, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
+		s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
 		return
 	}
 	st.Depth = st.Queue.Depth()
 	if s.cfg.Instances != nil {
 		if st.Instances, err = s.cfg.Instances(r.Context()); err != nil {
-			writeJSONError(w, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "instances"))
+			s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "instances"))
 			return
 		}
 	}
@@ -153,28 +145,28 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 // admin token as "Authorization: Bearer TOKEN".
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.AdminToken == "" {
-		writeJSONError(w, &imgrec.Error{Code: codeForbidden, Message: "reset is disabled: start the web tier with --admin-token"})
+		s.jsonError(w, r, &imgrec.Error{Code: codeForbidden, Message: "reset is disabled: start the web tier with --admin-token"})
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
-		writeJSONError(w, &imgrec.Error{Code: codeUnauthorized, Message: "reset needs the admin token: Authorization: Bearer TOKEN"})
+		s.jsonError(w, r, &imgrec.Error{Code: codeUnauthorized, Message: "reset needs the admin token: Authorization: Bearer TOKEN"})
 		return
 	}
 	ctx := r.Context()
 	stats, _ := s.cfg.Queue.Stats(ctx)
 	if err := s.cfg.Queue.Purge(ctx); err != nil {
-		writeJSONError(w, err)
+		s.jsonError(w, r, err)
 		return
 	}
 	in, err := clearBucket(ctx, s.cfg.Input)
 	if err != nil {
-		writeJSONError(w, fmt.Errorf("input bucket: %w", err))
+		s.jsonError(w, r, fmt.Errorf("input bucket: %w", err))
 		return
 	}
 	out, err := clearBucket(ctx, s.cfg.Output)
 	if err != nil {
-		writeJSONError(w, fmt.Errorf("output bucket: %w", err))
+		s.jsonError(w, r, fmt.Errorf("output bucket: %w", err))
 		return
 	}
 	jobs := s.jobs.clear("cancelled by reset")
@@ -203,57 +195,10 @@ func clearBucket(ctx context.Context, b imgrec.BlobStore) (int, error) {
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.cfg.Queue.Stats(r.Context()); err != nil {
-		http.Error(w, "queue unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		s.textError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
 		return
 	}
 	fmt.Fprintln(w, "ok")
-}
-
-// HTTP-only codes, beside the domain's.
-const (
-	codeForbidden    = "forbidden"
-	codeUnauthorized = "unauthorized"
-)
-
-func httpStatus(err error) int {
-	if errors.Is(err, context.Canceled) {
-		return 499 // the client went away; nobody reads this
-	}
-	switch imgrec.ErrorCode(err) {
-	case imgrec.EINVALID:
-		return http.StatusBadRequest
-	case imgrec.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case imgrec.ENOTFOUND:
-		return http.StatusNotFound
-	case imgrec.ECONFLICT:
-		return http.StatusConflict
-	case imgrec.ETIMEOUT:
-		return http.StatusGatewayTimeout
-	case imgrec.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case codeUnprocessable:
-		return http.StatusUnprocessableEntity
-	case codeForbidden:
-		return http.StatusForbidden
-	case codeUnauthorized:
-		return http.StatusUnauthorized
-	}
-	return http.StatusInternalServerError
-}
-
-// oneLine keeps error bodies to a single line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-func writeTextError(w http.ResponseWriter, err error) {
-	http.Error(w, oneLine(err), httpStatus(err))
-}
-
-func writeJSONError(w http.ResponseWriter, err error) {
-	code := imgrec.ErrorCode(err)
-	writeJSON(w, httpStatus(err), map[string]string{"error": oneLine(err), "code": code})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -123,7 +123,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	if a := r.URL.Query().Get("after"); a != "" {
 		n, err := strconv.ParseInt(a, 10, 64)
 		if err != nil || n < 0 {
-			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "after=%q: want a sample number", a))
+			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "after=%q: want a sample number", a))
 			return
 		}
 		after = n

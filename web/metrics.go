@@ -16,6 +16,7 @@ const (
 	OutcomeRejected = "rejected" // refused at upload (bad image, too large)
 	OutcomeTimeout  = "timeout"  // no answer in time
 	OutcomeError    = "error"    // the system failed (queue or bucket down)
+	OutcomeBusy     = "busy"     // refused: too many uploads in progress
 )
 
 type metrics struct {
@@ -23,7 +24,7 @@ type metrics struct {
 	results  *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, q imgrec.Queue) *metrics {
+func newMetrics(reg prometheus.Registerer, q imgrec.Queue, uploads *uploadSlots) *metrics {
 	m := &metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "imgrec_request_duration_seconds",
@@ -32,10 +33,10 @@ func newMetrics(reg prometheus.Registerer, q imgrec.Queue) *metrics {
 		}, []string{"endpoint"}),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "imgrec_results_total",
-			Help: "Uploads by outcome: ok, failed (worker refused), rejected (bad upload), timeout, error.",
+			Help: "Uploads by outcome: ok, failed (worker refused), rejected (bad or too slow upload), timeout, error, busy (too many uploads in progress).",
 		}, []string{"outcome"}),
 	}
-	for _, o := range []string{OutcomeOK, OutcomeFailed, OutcomeRejected, OutcomeTimeout, OutcomeError} {
+	for _, o := range []string{OutcomeOK, OutcomeFailed, OutcomeRejected, OutcomeTimeout, OutcomeError, OutcomeBusy} {
 		m.results.WithLabelValues(o)
 	}
 	if reg != nil {
@@ -55,6 +56,8 @@ func newMetrics(reg prometheus.Registerer, q imgrec.Queue) *metrics {
 				stat(imgrec.QueueStats.Depth)),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_queue_dead_letters", Help: "Requests given up on."},
 				stat(func(s imgrec.QueueStats) int { return s.DeadLetters })),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_uploads_in_progress", Help: "Uploads being received, stored and queued (bounded by --max-uploads-in-progress)."},
+				func() float64 { return float64(uploads.inProgress()) }),
 		)
 	}
 	return m
@@ -67,8 +70,10 @@ func (m *metrics) observe(endpoint string, start time.Time, j job, err error) {
 		m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 	case code == codeUnprocessable:
 		outcome = OutcomeFailed
-	case code == imgrec.EINVALID || code == imgrec.ETOOLARGE:
+	case code == imgrec.EINVALID || code == imgrec.ETOOLARGE || code == codeTooSlow:
 		outcome = OutcomeRejected
+	case code == codeBusy:
+		outcome = OutcomeBusy
 	case code == imgrec.ETIMEOUT:
 		outcome = OutcomeTimeout
 	default:

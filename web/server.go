@@ -23,6 +23,9 @@ const (
 	DefaultMaxUploadBytes = 10 << 20
 	DefaultTimeout        = 60 * time.Second
 	DefaultMaxJobs        = 100_000
+	// DefaultMaxUploadsInProgress is above the course workload's 100
+	// uploads at once; with 10 MiB uploads it bounds their bodies to 1.25 GiB.
+	DefaultMaxUploadsInProgress = 128
 )
 
 // Config wires the web tier to its queue and buckets.
@@ -42,6 +45,17 @@ type Config struct {
 	Timeout        time.Duration // how long a synchronous request waits for its answer
 	AdminToken     string        // enables POST /v1/reset; empty disables it
 	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
+	// MaxUploadsInProgress bounds the uploads being received, stored and
+	// queued at once (POST /, /v1/classify, /v1/jobs); beyond it they get
+	// 503 with Retry-After. Negative: no bound.
+	MaxUploadsInProgress int
+	// BodyTimeout and MinUploadRate bound how long a request body may take
+	// to arrive: BodyTimeout, plus a second for every MinUploadRate bytes
+	// received. A slower body gets 408 and its connection is closed.
+	// 0: DefaultBodyTimeout, DefaultMinUploadRate; negative BodyTimeout: no
+	// deadline; negative MinUploadRate: the whole body within BodyTimeout.
+	BodyTimeout   time.Duration
+	MinUploadRate int64
 	// InlineMaxBytes: images up to this size also travel inside the
 	// request message (Request.Image); 0 never. One the queue refuses as
 	// too large is sent again with the key alone.
@@ -63,6 +77,7 @@ type Server struct {
 	log     *slog.Logger
 	inbox   imgrec.Inbox
 	jobs    *jobTable
+	uploads *uploadSlots
 	metrics *metrics
 	mux     *http.ServeMux
 	done    chan struct{}
@@ -86,6 +101,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxJobs <= 0 {
 		cfg.MaxJobs = DefaultMaxJobs
 	}
+	if cfg.MaxUploadsInProgress == 0 {
+		cfg.MaxUploadsInProgress = DefaultMaxUploadsInProgress
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.MinUploadRate == 0 {
+		cfg.MinUploadRate = DefaultMinUploadRate
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -96,7 +120,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}),
 		history: &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
-	s.metrics = newMetrics(cfg.Registry, cfg.Queue)
+	s.uploads = &uploadSlots{max: int64(max(cfg.MaxUploadsInProgress, 0))}
+	s.metrics = newMetrics(cfg.Registry, cfg.Queue, s.uploads)
 	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
 		s.history.answered.Add(1)
 		if j.async {
@@ -132,6 +157,8 @@ func (s *Server) routes() {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set(requestIDHeader, requestID(r))
+	s.limitBody(w, r)
 	s.mux.ServeHTTP(w, r)
 }
 

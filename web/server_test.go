@@ -73,6 +73,8 @@ type stackOptions struct {
 	// worker see of the queue and the input bucket.
 	webQueue    func(imgrec.Queue) imgrec.Queue
 	workerInput func(imgrec.BlobStore) imgrec.BlobStore
+	// config, if set, changes the web tier's Config before New.
+	config func(*Config)
 }
 
 func newStack(t *testing.T, o stackOptions) *stack {
@@ -94,11 +96,15 @@ func newStack(t *testing.T, o stackOptions) *stack {
 	if o.workerInput != nil {
 		workerIn = o.workerInput(in)
 	}
-	srv, err := New(ctx, Config{
+	cfg := Config{
 		Queue: webQ, Input: in, InlineMaxBytes: o.inlineMax, Output: out, Check: func(b []byte) error { return vision.Check(b, vision.Limits{MaxPixels: o.maxPixels}) },
 		MaxUploadBytes: o.maxUpload, MaxPixels: o.maxPixels, Timeout: o.timeout, AdminToken: "sesame",
 		Instances: o.instances, Registry: reg, Gatherer: reg,
-	})
+	}
+	if o.config != nil {
+		o.config(&cfg)
+	}
+	srv, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,18 @@ type upload struct {
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw bool) (*upload, error) {
 	limit := s.cfg.MaxUploadBytes
 	tooLarge := imgrec.Errorf(imgrec.ETOOLARGE, "upload is over the %s limit", formatBytes(limit))
+	// bodyErr says why the body could not be read: too large, too slow
+	// (the body deadline), or broken.
+	inner := r.Body // as it comes, under the body deadline
+	bodyErr := func(err error, what string) error {
+		if isMaxBytes(err) {
+			return tooLarge
+		}
+		if slow := missedDeadline(inner); slow != nil {
+			return slow
+		}
+		return imgrec.WrapError(imgrec.EINVALID, err, "%s", what)
+	}
 	// Headroom for multipart framing and small fields; the file itself is checked exactly below.
 	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -51,24 +63,24 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw boo
 				break
 			}
 			if err != nil {
-				if isMaxBytes(err) {
-					return nil, tooLarge
-				}
-				return nil, imgrec.WrapError(imgrec.EINVALID, err, "bad multipart body")
+				return nil, bodyErr(err, "bad multipart body")
 			}
 			if !fileFields[part.FormName()] || u.data != nil {
 				continue // other fields are ignored; NextPart drains them
 			}
 			u.name = part.FileName()
 			if u.data, err = io.ReadAll(io.LimitReader(part, limit+1)); err != nil {
-				if isMaxBytes(err) {
-					return nil, tooLarge
-				}
-				return nil, imgrec.WrapError(imgrec.EINVALID, err, "reading upload")
+				return nil, bodyErr(err, "reading upload")
 			}
 			if u.data == nil {
 				u.data = []byte{}
 			}
+		}
+		// Read past the closing boundary to the body's end, which lifts
+		// the body deadline (bodyDeadline) and keeps the connection for
+		// another request.
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return nil, bodyErr(err, "reading upload")
 		}
 		if u.data == nil {
 			return nil, imgrec.Errorf(imgrec.EINVALID, `no image in the form: send multipart/form-data with the file in field "myfile" (or "inputFile")`)
@@ -76,10 +88,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, allowRaw boo
 	case allowRaw && (strings.HasPrefix(mediaType, "image/") || mediaType == "application/octet-stream"):
 		var err error
 		if u.data, err = io.ReadAll(io.LimitReader(r.Body, limit+1)); err != nil {
-			if isMaxBytes(err) {
-				return nil, tooLarge
-			}
-			return nil, imgrec.WrapError(imgrec.EINVALID, err, "reading upload")
+			return nil, bodyErr(err, "reading upload")
 		}
 		u.name = r.URL.Query().Get("name")
 	case allowRaw:
@@ -189,7 +198,7 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error
 		err = s.cfg.Queue.Send(ctx, req)
 	}
 	if err != nil {
-		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue: " + err.Error()})
+		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue the request"}) // the details go to the log, not to whoever reads the job
 		return nil, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
 	}
 	if s.cfg.Submitted != nil {
@@ -207,7 +216,7 @@ func (s *Server) await(ctx context.Context, id string) (job, error) {
 		j, _ := s.jobs.get(id)
 		return j, nil
 	case <-timer.C:
-		return job{}, imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id)
+		return job{}, forClient(imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id))
 	case <-ctx.Done():
 		return job{}, ctx.Err()
 	}

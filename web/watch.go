@@ -23,14 +23,14 @@ func (s *Server) handleWatchJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	ids := strings.FieldsFunc(q.Get("ids"), func(c rune) bool { return c == ',' })
 	if len(ids) == 0 || len(ids) > maxWatchIDs {
-		writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "ids: want 1 to %d job ids separated by commas, got %d", maxWatchIDs, len(ids)))
+		s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "ids: want 1 to %d job ids separated by commas, got %d", maxWatchIDs, len(ids)))
 		return
 	}
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > time.Minute {
-			writeJSONError(w, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", v))
+			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", v))
 			return
 		}
 		wait = d

@@ -62,11 +62,24 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // webFlagSet holds the web tier's limits, shared by serve and web.
 type webFlagSet struct {
-	maxUpload *int64
-	maxPixels *int64
-	timeout   *time.Duration
-	inlineMax *int
+	maxUpload  *int64
+	maxPixels  *int64
+	timeout    *time.Duration
+	inlineMax  *int
+	maxUploads *int
+
+	readHeaderTimeout *time.Duration
+	bodyTimeout       *time.Duration
+	minUploadRate     *int64
+	idleTimeout       *time.Duration
 }
+
+// Defaults of the HTTP server's own timeouts (the body's are web's). An idle
+// minute is the usual keep-alive (nginx 75 s, an AWS load balancer 60 s).
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultIdleTimeout       = 60 * time.Second
+)
 
 func webFlags(fs *flag.FlagSet) *webFlagSet {
 	return &webFlagSet{
@@ -74,12 +87,40 @@ func webFlags(fs *flag.FlagSet) *webFlagSet {
 		maxPixels: fs.Int64("max-pixels", vision.DefaultMaxPixels, "largest accepted image, in pixels (width × height)"),
 		timeout:   fs.Duration("timeout", web.DefaultTimeout, "how long a request waits for its answer"),
 		inlineMax: fs.Int("inline-max-bytes", 0, "send images up to this size inside the request message too, saving workers a bucket read (0: never; a message the queue refuses is sent with the key alone; SQS takes 256 KiB, base64 adds a third)"),
+		maxUploads: fs.Int("max-uploads-in-progress", web.DefaultMaxUploadsInProgress,
+			"uploads received, stored and queued at once; more get 503 with Retry-After. Each may hold --max-upload-bytes in memory: 128 × 10 MiB is 1.25 GiB (0: no limit)"),
+
+		readHeaderTimeout: fs.Duration("read-header-timeout", defaultReadHeaderTimeout, "how long a client may take to send a request's headers before its connection is closed (0: no limit)"),
+		bodyTimeout: fs.Duration("read-body-timeout", web.DefaultBodyTimeout,
+			"how long a request body may take to arrive, plus 1s for every --min-upload-rate bytes received; a slower one gets 408 and its connection is closed (0: no limit)"),
+		minUploadRate: fs.Int64("min-upload-rate", web.DefaultMinUploadRate,
+			"bytes a second a request body must average after --read-body-timeout: with the defaults (64 kbit/s) a 10 MiB upload may take 22 minutes, a client sending a byte a second is cut off after 30s (0: the whole body within --read-body-timeout)"),
+		idleTimeout: fs.Duration("idle-timeout", defaultIdleTimeout, "how long a keep-alive connection may wait for its next request before it is closed (0: no limit)"),
 	}
 }
 
-func (w *webFlagSet) check() func([]byte) error {
+// config fills c's web-tier settings from the flags.
+func (w *webFlagSet) config(c web.Config) web.Config {
+	// web.Config takes 0 for its default and a negative value for none;
+	// the flags' defaults are those defaults, and 0 says none.
+	none := func(v int64) int64 {
+		if v <= 0 {
+			return -1
+		}
+		return v
+	}
 	lim := vision.Limits{MaxPixels: *w.maxPixels}
-	return func(b []byte) error { return vision.Check(b, lim) }
+	c.Check = func(b []byte) error { return vision.Check(b, lim) }
+	c.MaxUploadBytes, c.MaxPixels, c.Timeout, c.InlineMaxBytes = *w.maxUpload, *w.maxPixels, *w.timeout, *w.inlineMax
+	c.MaxUploadsInProgress = int(none(int64(*w.maxUploads)))
+	c.BodyTimeout = time.Duration(none(int64(*w.bodyTimeout)))
+	c.MinUploadRate = none(*w.minUploadRate)
+	return c
+}
+
+// httpTimeouts are the HTTP server's.
+func (w *webFlagSet) httpTimeouts() httpTimeouts {
+	return httpTimeouts{readHeader: *w.readHeaderTimeout, idle: *w.idleTimeout}
 }
 
 // scalingFlagSet holds the tunables of the controller's policy (BootAware)

@@ -9,14 +9,30 @@ import (
 	"time"
 )
 
-// serveHTTP listens on addr and serves h until ctx ends, then shuts down
-// gracefully, giving in-flight requests up to grace to finish.
+// httpTimeouts close connections that hold the server without using it: a
+// client slow to send its headers (readHeader) or idle between requests
+// (idle). 0: no limit. The web tier's handler bounds the bodies.
+type httpTimeouts struct {
+	readHeader time.Duration
+	idle       time.Duration
+}
+
+// serveHTTP serves h on addr with the default timeouts; see httpTimeouts.serve.
 func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, ready func(net.Addr)) error {
+	return httpTimeouts{readHeader: defaultReadHeaderTimeout, idle: defaultIdleTimeout}.serve(ctx, log, addr, h, grace, ready)
+}
+
+// serve listens on addr and serves h until ctx ends, then shuts down
+// gracefully, giving in-flight requests up to grace to finish.
+func (t httpTimeouts) serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, ready func(net.Addr)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// No ReadTimeout or WriteTimeout: they would bound a whole request,
+	// cutting slow uploads and the wait for an answer alike.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, IdleTimeout: t.idle,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	if ready != nil {
 		ready(ln.Addr())
 	}

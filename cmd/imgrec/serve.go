@@ -89,11 +89,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,
 	}
 
-	srv, err := web.New(ctx, web.Config{
-		Queue: bk.queue, Input: bk.input, Output: bk.output, Check: wf.check(),
-		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, InlineMaxBytes: *wf.inlineMax, AdminToken: *adminToken,
+	srv, err := web.New(ctx, wf.config(web.Config{
+		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
-	})
+	}))
 	if err != nil {
 		return err
 	}
@@ -106,7 +105,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 
 	log.Info("serving", "data_dir", *dataDir, "model", modelPath, "queue", bk.queueURL,
 		"min_instances", sf.cfg.Min, "max_instances", sf.cfg.Max)
-	return serveHTTP(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
+	return wf.httpTimeouts().serve(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
 		fmt.Fprintf(e.stderr, "imgrec serving on http://%s/ (Ctrl-C to stop)\n", a)
 	})
 }

@@ -33,16 +33,15 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	}
 	defer bk.Close()
 	reg := newRegistry()
-	srv, err := web.New(ctx, web.Config{
-		Queue: bk.queue, Input: bk.input, Output: bk.output, Check: wf.check(),
-		MaxUploadBytes: *wf.maxUpload, MaxPixels: *wf.maxPixels, Timeout: *wf.timeout, InlineMaxBytes: *wf.inlineMax, AdminToken: *adminToken,
+	srv, err := web.New(ctx, wf.config(web.Config{
+		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
-	})
+	}))
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	return serveHTTP(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
+	return wf.httpTimeouts().serve(ctx, log, *addr, srv, 5*time.Second, func(a net.Addr) {
 		fmt.Fprintf(e.stderr, "imgrec web tier on http://%s/\n", a)
 	})
 }

@@ -93,7 +93,19 @@ export function uploadPanel() {
         watch();
       }
     } catch (err) {
-      if (gen === generation) finish(row, "failed", err.message);
+      if (gen !== generation) return;
+      if (err.status === 503 && err.retryAfter) {
+        // Too many uploads in progress on the server: this one waits its
+        // turn again, holding its place among the uploads at once.
+        announce(`The server is busy (${err.message}); retrying.`, true);
+        await sleep(err.retryAfter * 1000);
+        if (gen !== generation) return;
+        setState(row, "queued");
+        waiting.unshift(row);
+        updateProgress();
+      } else {
+        finish(row, "failed", err.message);
+      }
     } finally {
       if (gen === generation) {
         uploading--;
