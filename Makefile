@@ -16,7 +16,7 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
 # Pure Go, statically linked (no cgo resolver): runs on any Linux, FROM scratch and on a stock AMI.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/imgrec
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/imgrec
 
 serve: build
 	@if [ -z "$(MODEL)" ]; then $(BIN) model pull >/dev/null; fi

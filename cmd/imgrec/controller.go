@@ -22,7 +22,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
 	sf := scalingFlags(fs, autoscale.DefaultInterval)
 	minBilled := fs.Duration("min-billed", -1, "keep an idle instance until it has run this long, since stopping it sooner saves nothing (default: 1m with --provider ec2, EC2's least charge per start; else 0)")
-	newLogger := logFlags(fs, e)
+	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -32,14 +32,17 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if err := prov.check(); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
 	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
 	provider, closeProvider, err := prov.open(ctx, bf.aws, sf.cfg.Max, log, func(exe, model string) []string {
-		return bf.workerArgv(exe, bf.queueURL, model)
+		return bf.workerArgv(exe, bf.queueURL, model, lf.workerArgs()...)
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -13,13 +14,17 @@ import (
 	"github.com/imgrec/imgrec/web"
 )
 
-// newFlags makes a FlagSet whose -h prints the command's usage line and flags.
+// newFlags makes a FlagSet whose -h prints the command's usage line and
+// flags. A bad flag prints only the error and where help is (see run): the
+// flag package's own report would bury it under the whole usage.
 func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	fs.SetOutput(io.Discard) // the error itself is printed by run
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: imgrec %s\n\nFlags (each also settable as IMGREC_<NAME>):\n", usage)
+		fs.SetOutput(e.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
@@ -39,10 +44,16 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	if envErr != nil {
 		return nil, envErr
 	}
+	// The flag package calls Usage on -h and on every error; only -h
+	// should print the help.
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				help()
 				return nil, err
 			}
 			return nil, &usageError{msg: err.Error()}

@@ -87,6 +87,10 @@ func startProfile() (stop func()) {
 // run dispatches to a subcommand and turns its result into an exit code:
 // 0 success, 1 failure, 2 bad usage.
 func run(ctx context.Context, e *env, args []string) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintln(e.stdout, versionLine())
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.stderr)
 		if len(args) == 0 {

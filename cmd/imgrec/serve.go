@@ -35,11 +35,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	maxAttempts := fs.Int("max-attempts", worker.DefaultMaxAttempts, "deliveries of one request before it is dead-lettered")
 	wf := webFlags(fs)
 	sf := scalingFlags(fs, serveScaleInterval)
-	newLogger := logFlags(fs, e)
+	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
 	if _, err := vision.ParseProfile(*profile); err != nil {
 		return err
 	}
@@ -68,9 +71,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer bk.Close()
 
 	provider := local.New(local.Config{
-		Command: bf.workerArgv(exe, bk.queueURL, modelPath,
+		Command: bf.workerArgv(exe, bk.queueURL, modelPath, append(lf.workerArgs(),
 			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels),
-			"--threads", fmt.Sprint(*workerThreads), "--batch", fmt.Sprint(*workerBatch), "--concurrency", fmt.Sprint(*workerConcurrency)),
+			"--threads", fmt.Sprint(*workerThreads), "--batch", fmt.Sprint(*workerBatch), "--concurrency", fmt.Sprint(*workerConcurrency))...),
 		Logger: log,
 	})
 	defer func() {

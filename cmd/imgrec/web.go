@@ -19,14 +19,17 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
 	wf := webFlags(fs)
-	newLogger := logFlags(fs, e)
+	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := bf.check(); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
 	bk, err := bf.open(ctx, log, "")
 	if err != nil {
 		return err

@@ -28,14 +28,17 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	threads := fs.Int("threads", 0, "inference threads (default: one per core); see GOMAXPROCS for the whole process")
 	batch := fs.Int("batch", worker.DefaultMaxBatch, "most images classified in one pass; a batch is whatever is in hand when the classifier is free")
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "most requests in hand at once (received, not yet acknowledged)")
-	newLogger := logFlags(fs, e)
+	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := bf.check(); err != nil {
 		return err
 	}
-	log := newLogger()
+	log, err := lf.logger()
+	if err != nil {
+		return err
+	}
 	if *id == "" {
 		if *id = os.Getenv(imgrec.InstanceIDEnv); *id == "" {
 			*id, _ = os.Hostname()
