@@ -17,9 +17,10 @@ import (
 // instances beyond the wish, which cost nothing yet. It restarts the warm
 // pool before launching, and stops idle instances ScaleInAfter once fewer
 // suffice, down to zero, though none before its billed minimum is used up.
-// Once all work is done (nothing waiting, nothing in flight, no instance
-// busy) for ScaleInAfter, the Window's memory of busier times no longer
-// holds the fleet: it goes down to Min at once.
+// Where restarts are free (MinBilled 0, as for local workers), once all work
+// is done (nothing waiting, nothing in flight, no instance busy) for
+// ScaleInAfter, the Window's memory of busier times no longer holds the
+// fleet: it goes down to Min at once.
 type BootAware struct {
 	cfg       Config
 	readings  []reading
@@ -62,7 +63,9 @@ func (s *BootAware) Decide(o Observation) Decision {
 	case s.idleSince.IsZero():
 		s.idleSince = o.Time
 	}
-	done := !s.idleSince.IsZero() && o.Time.Sub(s.idleSince) >= cfg.ScaleInAfter
+	// Only where a restart is not billed anew: with a billed minimum, the
+	// next burst often comes before stopping would have paid off.
+	done := cfg.MinBilled == 0 && !s.idleSince.IsZero() && o.Time.Sub(s.idleSince) >= cfg.ScaleInAfter
 	if done {
 		s.readings = s.readings[len(s.readings)-1:]
 	}
