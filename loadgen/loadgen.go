@@ -65,6 +65,8 @@ type Config struct {
 	// LateAfter is how far behind its time an open-loop request may be
 	// sent before it counts as late (Summary.Late); DefaultLateAfter if 0.
 	LateAfter time.Duration
+	// Workload describes the arrivals for the summary, e.g. "poisson:2,5m".
+	Workload string
 
 	// Expected maps an image's Name to the label the server should answer;
 	// nil means any 200 is ok. Images missing from it are not checked.

@@ -29,6 +29,7 @@ type Summary struct {
 
 	// Open loop (Config.Arrivals) only.
 	OpenLoop      bool          // requests were sent at their times, not as answers came
+	Workload      string        // Config.Workload
 	Dropped       int           // due while Concurrency requests were in flight: not sent
 	Late          int           // sent more than Config.LateAfter behind their time
 	MaxLate       time.Duration // the furthest behind its time a request was sent
@@ -72,8 +73,9 @@ type Failure struct {
 
 // MarshalJSON writes durations as seconds and names fields for scripts:
 // requests, planned, concurrency, ok, wrong, failed, labels_checked,
-// interrupted, mode (closed or open), dropped, late, max_late_seconds,
-// scheduled_rate_rps, send_rate_rps, wall_seconds, throughput_rps,
+// interrupted, mode (closed or open), workload (if described), dropped,
+// late, max_late_seconds, scheduled_rate_rps, send_rate_rps, wall_seconds,
+// throughput_rps,
 // latency_seconds{min,mean,p50,p95,p99,max}, wrong_examples[{file,got,want}],
 // failures[{reason,count}].
 func (s Summary) MarshalJSON() ([]byte, error) {
@@ -96,6 +98,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		LabelsChecked bool      `json:"labels_checked"`
 		Interrupted   bool      `json:"interrupted"`
 		Mode          string    `json:"mode"`
+		Workload      string    `json:"workload,omitempty"`
 		Dropped       int       `json:"dropped"`
 		Late          int       `json:"late"`
 		MaxLate       float64   `json:"max_late_seconds"`
@@ -108,7 +111,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		Failures      []Failure `json:"failures"`
 	}{
 		s.Requests, s.Planned, s.Concurrency, s.OK, s.Wrong, s.Failed, s.LabelsChecked, s.Interrupted,
-		s.Mode(), s.Dropped, s.Late, s.MaxLate.Seconds(), s.ScheduledRate, s.SendRate,
+		s.Mode(), s.Workload, s.Dropped, s.Late, s.MaxLate.Seconds(), s.ScheduledRate, s.SendRate,
 		s.Wall.Seconds(), s.Throughput,
 		latency{l.Min.Seconds(), l.Mean.Seconds(), l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds(), l.Max.Seconds()},
 		s.WrongExamples, s.Failures,
@@ -268,6 +271,7 @@ func (r *recorder) summary() Summary {
 		Failed:        r.snap.Failed,
 		LabelsChecked: r.cfg.Expected != nil,
 		OpenLoop:      r.cfg.Arrivals != nil,
+		Workload:      r.cfg.Workload,
 		Dropped:       r.snap.Dropped,
 		Late:          r.late,
 		MaxLate:       r.maxLate,

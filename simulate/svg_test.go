@@ -140,6 +140,18 @@ func TestTickLabels(t *testing.T) {
 	}
 }
 
+// TestLatencyUnit: latencies under a second plot in milliseconds.
+func TestLatencyUnit(t *testing.T) {
+	ms := latencyCDF("t", "", []LatencyLine{{Name: "x", Latencies: []time.Duration{1500 * time.Microsecond, 250 * time.Microsecond}}})
+	if ms.xLabel != "latency (ms)" || ms.xMax != 1.5 || !reflect.DeepEqual(ms.series[0].points, []point{{0, 0}, {0.25, 0.5}, {1.5, 1}, {1.5, 1}}) {
+		t.Errorf("sub-second: %q to %v, %v", ms.xLabel, ms.xMax, ms.series[0].points)
+	}
+	s := latencyCDF("t", "", []LatencyLine{{Name: "x", Latencies: []time.Duration{2 * time.Second}, Requests: 2}})
+	if s.xLabel != "latency (s)" || s.xMax != 2 || !reflect.DeepEqual(s.series[0].points, []point{{0, 0}, {2, 0.5}, {2, 0.5}}) {
+		t.Errorf("seconds, one of two unanswered: %q to %v, %v", s.xLabel, s.xMax, s.series[0].points)
+	}
+}
+
 func TestCutEndsTheStepAtX(t *testing.T) {
 	pts := []point{{0, 1}, {10, 3}, {70, 0}, {300, 0}}
 	if got, want := cut(pts, 60), []point{{0, 1}, {10, 3}, {60, 3}}; !reflect.DeepEqual(got, want) {

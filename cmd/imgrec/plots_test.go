@@ -17,8 +17,8 @@ import (
 )
 
 // TestPlotsInBrowser looks at the SVGs of `imgrec simulate --out` (with and
-// without --xmax, a measured line from loadgen, a long title) as a reader
-// would: each opens in headless Chromium as an SVG document, every series
+// without --xmax, a measured line from loadgen, a long title) and of
+// `imgrec loadgen --cdf` as a reader would: each opens in headless Chromium as an SVG document, every series
 // has its legend entry, and every piece of text, measured where Chromium
 // set it (getBoundingClientRect, which counts rotation), lies inside the
 // view box and clear of every other; legends lie right of the plot area,
@@ -49,9 +49,16 @@ func TestPlotsInBrowser(t *testing.T) {
 			t.Fatalf("simulate %v: exit %d: %s", r.args, code, errs)
 		}
 	}
+	// loadgen's CDF, of an open-loop run against the stand-in web tier.
+	srv := newCourseServer(t, nil)
+	os.Mkdir(filepath.Join(dir, "loadgen"), 0o755)
+	if code, _, errs := runCmd(t.Context(), "--url", srv.URL, "--image-folder", courseImages, "--workload", "poisson:50,1s",
+		"--cdf", filepath.Join(dir, "loadgen", "latency-cdf.svg")); code != 0 {
+		t.Fatalf("loadgen: exit %d: %s", code, errs)
+	}
 	svgs, err := filepath.Glob(filepath.Join(dir, "*", "*.svg"))
-	if err != nil || len(svgs) != 4*len(runs) {
-		t.Fatalf("%d plots (%v), want %d", len(svgs), err, 4*len(runs))
+	if err != nil || len(svgs) != 4*len(runs)+1 {
+		t.Fatalf("%d plots (%v), want %d", len(svgs), err, 4*len(runs)+1)
 	}
 	// The checks can fail: a plot with each fault is caught.
 	bad := filepath.Join(dir, "bad.svg")
