@@ -312,7 +312,7 @@ func printSummary(w io.Writer, s loadgen.Summary) {
 	l := s.Latency
 	if s.OpenLoop {
 		fmt.Fprintf(w, "requests    %d of %d%s, open loop: %s, at most %d in flight\n", s.Requests, s.Planned, interrupted, s.Workload, s.Concurrency)
-		fmt.Fprintf(w, "sent        %.1f req/s (asked %.1f req/s); %d dropped, %d late (over %v behind, at most %v)\n",
+		fmt.Fprintf(w, "sent        %.1f req/s (scheduled %.1f req/s); %d dropped, %d late (over %v behind, at most %v)\n",
 			s.SendRate, s.ScheduledRate, s.Dropped, s.Late, loadgen.DefaultLateAfter, sig3(s.MaxLate))
 	} else {
 		fmt.Fprintf(w, "requests    %d of %d%s, concurrency %d\n", s.Requests, s.Planned, interrupted, s.Concurrency)

@@ -353,7 +353,7 @@ func TestLoadgenRateConstant(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	wantContains(t, "summary", out, "requests    20 of 20, open loop: constant 40/s, at most 5 in flight\n",
-		"(asked 40.0 req/s); 0 dropped, ", "ok          20\n")
+		"(scheduled 40.0 req/s); 0 dropped, ", "ok          20\n")
 	b, err := os.ReadFile(csvPath)
 	if err != nil {
 		t.Fatal(err)

@@ -100,8 +100,11 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--service: %v", err)
 	}
-	if *xMax < 0 {
+	switch {
+	case *xMax < 0:
 		return usagef("--xmax %v: must not be negative", *xMax)
+	case *out == "" && (*xMax != 0 || *measured != ""):
+		return usagef("--xmax and --measured shape the plots: give --out DIR")
 	}
 	opt := simulate.PlotOptions{XMax: *xMax}
 	if *measured != "" {

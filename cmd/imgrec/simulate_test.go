@@ -77,7 +77,8 @@ func TestSimulateUsage(t *testing.T) {
 		{"--restart uniform:2s", "--restart: "},
 		{"--max 0", "--max 0: want at least 1"},
 		{"--xmax -1s", "--xmax -1s: must not be negative"},
-		{"--measured /nonexistent.csv", "--measured"},
+		{"--xmax 60s", "give --out DIR"},
+		{"--out /tmp --measured /nonexistent.csv", "--measured"},
 	} {
 		code, _, errOut := runImgrec(t, append([]string{"simulate"}, strings.Fields(c.args)...)...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
