@@ -16,7 +16,10 @@ type Image struct {
 type Prediction struct {
 	Index int     `json:"index"` // ImageNet class index, 0..999
 	Label string  `json:"label"`
-	Logit float32 `json:"logit"`
+	Logit float32 `json:"logit"` // the network's raw score, unbounded
+	// Probability is the softmax of the logits over every class, so the
+	// probabilities of all classes add up to 1.
+	Probability float32 `json:"probability"`
 }
 
 // Classifier labels images. Implementations must be safe for concurrent use.

@@ -1,6 +1,13 @@
 // Package loadgen drives a web tier the way the course's workload generator
 // does, POSTing images as multipart uploads, and measures what comes back:
 // right and wrong labels, failures, throughput and latency.
+//
+// A run is closed-loop (Config.Concurrency workers, each sending its next
+// request when the last is answered, as the course's generator does) or
+// open-loop (Config.Arrivals: each request is sent at its time whatever
+// the server is doing, as independent users would; at most Concurrency in
+// flight, and a request due when they are all taken is dropped and counted,
+// never delayed into a closed loop).
 package loadgen
 
 import (
@@ -41,10 +48,25 @@ type Image struct {
 
 // Config describes one run.
 type Config struct {
-	URL         string  // the upload endpoint, e.g. http://host/
-	Images      []Image // cycled through in order until Requests are sent
-	Requests    int     // how many requests to send, at least 1
-	Concurrency int     // how many requests may be in flight at once, at least 1
+	URL    string  // the upload endpoint, e.g. http://host/
+	Images []Image // cycled through in order until Requests are sent
+
+	// Requests is how many requests to send, at least 1; with Arrivals, 0
+	// or len(Arrivals).
+	Requests int
+	// Concurrency bounds the requests in flight, at least 1. Closed loop,
+	// it is how many are kept in flight; open loop, a request due while
+	// this many are in flight is dropped (Summary.Dropped).
+	Concurrency int
+	// Arrivals, if set, makes the run open-loop: request i is sent
+	// Arrivals[i] after the start (sorted ascending, not negative), whether
+	// earlier ones were answered or not.
+	Arrivals []time.Duration
+	// LateAfter is how far behind its time an open-loop request may be
+	// sent before it counts as late (Summary.Late); DefaultLateAfter if 0.
+	LateAfter time.Duration
+	// Workload describes the arrivals for the summary, e.g. "poisson:2,5m".
+	Workload string
 
 	// Expected maps an image's Name to the label the server should answer;
 	// nil means any 200 is ok. Images missing from it are not checked.
@@ -62,10 +84,15 @@ type Config struct {
 	Progress func(Snapshot)
 }
 
+// DefaultLateAfter is Config.LateAfter's default: well above the timer
+// slack of a loaded machine, well below what a server would notice.
+const DefaultLateAfter = 10 * time.Millisecond
+
 // Snapshot is the state of a run in progress.
 type Snapshot struct {
 	Total, Done       int // requests planned and completed
 	OK, Wrong, Failed int
+	Dropped           int // open loop: due while every slot was taken, not sent
 	Elapsed           time.Duration
 }
 
@@ -76,6 +103,9 @@ type Snapshot struct {
 // request is sent, those in flight are waited for (bounded by cfg.Timeout),
 // and the Summary covers the requests completed.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
+	if cfg.Arrivals != nil && cfg.Requests == 0 {
+		cfg.Requests = len(cfg.Arrivals)
+	}
 	if err := cfg.validate(); err != nil {
 		return Summary{}, err
 	}
@@ -92,6 +122,29 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	reqCtx := context.WithoutCancel(ctx)
 
 	rec := newRecorder(cfg)
+	send := func(i int, due time.Duration) {
+		k := i % len(cfg.Images)
+		sent := time.Now()
+		got, status, err := post(reqCtx, client, cfg.URL, bodies[k], cfg.Timeout)
+		rec.add(i, cfg.Images[k].Name, due, sent, time.Since(sent), got, status, err)
+	}
+	if cfg.Arrivals != nil {
+		runOpen(ctx, cfg, rec, send)
+	} else {
+		runClosed(ctx, cfg, rec, send)
+	}
+
+	s := rec.summary()
+	if s.Requests+s.Dropped < cfg.Requests {
+		s.Interrupted = true
+		return s, ctx.Err()
+	}
+	return s, nil
+}
+
+// runClosed keeps cfg.Concurrency requests in flight: each worker sends its
+// next request when the last is answered.
+func runClosed(ctx context.Context, cfg Config, rec *recorder, send func(i int, due time.Duration)) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(cfg.Concurrency, cfg.Requests) {
@@ -101,21 +154,43 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 				if i >= cfg.Requests {
 					return
 				}
-				k := i % len(cfg.Images)
-				start := time.Now()
-				got, err := post(reqCtx, client, cfg.URL, bodies[k], cfg.Timeout)
-				rec.add(cfg.Images[k].Name, time.Since(start), got, err)
+				send(i, -1)
 			}
 		})
 	}
 	wg.Wait()
+}
 
-	s := rec.summary()
-	if s.Requests < cfg.Requests {
-		s.Interrupted = true
-		return s, ctx.Err()
+// runOpen sends request i at cfg.Arrivals[i] after the start, each in its
+// own goroutine, with at most cfg.Concurrency in flight: a request due when
+// all are taken is dropped, so the load never waits on the server.
+func runOpen(ctx context.Context, cfg Config, rec *recorder, send func(i int, due time.Duration)) {
+	slots := make(chan struct{}, cfg.Concurrency)
+	var wg sync.WaitGroup
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i, due := range cfg.Arrivals {
+		if wait := time.Until(rec.start.Add(due)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		select {
+		case slots <- struct{}{}:
+			wg.Go(func() {
+				defer func() { <-slots }()
+				send(i, due)
+			})
+		default:
+			rec.drop(i, cfg.Images[i%len(cfg.Images)].Name, due)
+		}
 	}
-	return s, nil
+	wg.Wait()
 }
 
 func (c *Config) validate() error {
@@ -133,10 +208,19 @@ func (c *Config) validate() error {
 		return invalid("no images to send")
 	case c.Requests < 1:
 		return invalid("%d requests: need at least 1", c.Requests)
+	case c.Arrivals != nil && c.Requests != len(c.Arrivals):
+		return invalid("%d requests for %d arrival times", c.Requests, len(c.Arrivals))
+	case c.LateAfter < 0:
+		return invalid("late after %v: must not be negative", c.LateAfter)
 	case c.Concurrency < 1:
 		return invalid("concurrency %d: need at least 1", c.Concurrency)
 	case c.Timeout < 0:
 		return invalid("timeout %v: must not be negative", c.Timeout)
+	}
+	for i, at := range c.Arrivals {
+		if at < 0 || (i > 0 && at < c.Arrivals[i-1]) {
+			return invalid("arrival %d at %v: arrivals must be sorted and not negative", i, at)
+		}
 	}
 	return nil
 }
@@ -203,8 +287,9 @@ func (e *statusError) Error() string {
 	return s
 }
 
-// post sends one upload and returns the label the server answered.
-func post(ctx context.Context, client *http.Client, target string, b body, timeout time.Duration) (string, error) {
+// post sends one upload and returns the label the server answered and the
+// HTTP status (0 if none came).
+func post(ctx context.Context, client *http.Client, target string, b body, timeout time.Duration) (string, int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -212,23 +297,23 @@ func post(ctx context.Context, client *http.Client, target string, b body, timeo
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(b.data))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	req.Header.Set("Content-Type", b.contentType)
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	text, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return "", err
+		return "", resp.StatusCode, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		line, _, _ := strings.Cut(strings.TrimSpace(string(text)), "\n")
-		return "", &statusError{resp.StatusCode, truncate(strings.TrimSpace(line), 200)}
+		return "", resp.StatusCode, &statusError{resp.StatusCode, truncate(strings.TrimSpace(line), 200)}
 	}
-	return strings.TrimSpace(string(text)), nil
+	return strings.TrimSpace(string(text)), resp.StatusCode, nil
 }
 
 // reason names a failure so that alike failures group together: addresses

@@ -155,6 +155,20 @@ func TestRunCountsWrongAndFailed(t *testing.T) {
 	if s.Latency.Max < cfg.Timeout {
 		t.Errorf("max latency %v: timed-out requests should count at about %v", s.Latency.Max, cfg.Timeout)
 	}
+	// One record per request, in the order they were taken, each with its outcome.
+	outcomes := map[string]int{}
+	for i, r := range s.Records {
+		outcomes[r.Outcome]++
+		if want := imgs[i%len(imgs)].Name; r.Name != want {
+			t.Errorf("record %d names %s, want %s", i, r.Name, want)
+		}
+		if r.Name == "test_3.JPEG" && (r.Status != 500 || r.Error != "HTTP 500 Internal Server Error: model exploded") {
+			t.Errorf("record %d: %+v", i, r)
+		}
+	}
+	if len(s.Records) != 20 || outcomes[OutcomeOK] != 12 || outcomes[OutcomeWrong] != 4 || outcomes[OutcomeFailed] != 4 || s.OpenLoop || s.SendRate <= 0 {
+		t.Errorf("%d records, outcomes %v, open %v, send rate %v", len(s.Records), outcomes, s.OpenLoop, s.SendRate)
+	}
 
 	// Without expected labels, any 200 is ok.
 	cfg.Expected = nil

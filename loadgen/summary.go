@@ -1,7 +1,9 @@
 package loadgen
 
 import (
+	"cmp"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -17,7 +19,7 @@ const (
 // names and durations in seconds (see MarshalJSON).
 type Summary struct {
 	Planned       int  // requests asked for
-	Requests      int  // requests completed: fewer than Planned if interrupted
+	Requests      int  // requests completed: fewer than Planned if interrupted or some were dropped
 	Concurrency   int  // the most requests allowed in flight
 	OK            int  // 200 with the expected label, or any 200 without labels
 	Wrong         int  // 200 with another label than expected
@@ -25,12 +27,25 @@ type Summary struct {
 	LabelsChecked bool // whether answers were compared with expected labels
 	Interrupted   bool // the run was stopped before Planned requests were sent
 
-	Wall       time.Duration // from the first request sent to the last answer
+	// Open loop (Config.Arrivals) only.
+	OpenLoop      bool          // requests were sent at their times, not as answers came
+	Workload      string        // Config.Workload
+	Dropped       int           // due while Concurrency requests were in flight: not sent
+	Late          int           // sent more than Config.LateAfter behind their time
+	MaxLate       time.Duration // the furthest behind its time a request was sent
+	ScheduledRate float64       // requests a second the arrivals ask for, (n-1)/(last-first); 0 if all at once
+
+	SendRate   float64       // requests a second sent, (n-1)/(last send-first send); 0 for fewer than 2
+	Wall       time.Duration // from the start of the run to the last answer
 	Throughput float64       // completed requests per second of Wall
 	Latency    Latency       // over every completed request, failed ones included
 
 	WrongExamples []Wrong   // the first few wrong answers
 	Failures      []Failure // failures grouped by reason, most frequent first
+
+	// Records has one entry per request sent or dropped, in the order they
+	// were due; WriteCSV writes them. Not in the JSON.
+	Records []Record
 }
 
 // Latency summarises request durations. Percentiles are exact, by nearest
@@ -58,7 +73,9 @@ type Failure struct {
 
 // MarshalJSON writes durations as seconds and names fields for scripts:
 // requests, planned, concurrency, ok, wrong, failed, labels_checked,
-// interrupted, wall_seconds, throughput_rps,
+// interrupted, mode (closed or open), workload (if described), dropped,
+// late, max_late_seconds, scheduled_rate_rps, send_rate_rps, wall_seconds,
+// throughput_rps,
 // latency_seconds{min,mean,p50,p95,p99,max}, wrong_examples[{file,got,want}],
 // failures[{reason,count}].
 func (s Summary) MarshalJSON() ([]byte, error) {
@@ -80,6 +97,13 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		Failed        int       `json:"failed"`
 		LabelsChecked bool      `json:"labels_checked"`
 		Interrupted   bool      `json:"interrupted"`
+		Mode          string    `json:"mode"`
+		Workload      string    `json:"workload,omitempty"`
+		Dropped       int       `json:"dropped"`
+		Late          int       `json:"late"`
+		MaxLate       float64   `json:"max_late_seconds"`
+		ScheduledRate float64   `json:"scheduled_rate_rps"`
+		SendRate      float64   `json:"send_rate_rps"`
 		WallSeconds   float64   `json:"wall_seconds"`
 		Throughput    float64   `json:"throughput_rps"`
 		Latency       latency   `json:"latency_seconds"`
@@ -87,6 +111,7 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		Failures      []Failure `json:"failures"`
 	}{
 		s.Requests, s.Planned, s.Concurrency, s.OK, s.Wrong, s.Failed, s.LabelsChecked, s.Interrupted,
+		s.Mode(), s.Workload, s.Dropped, s.Late, s.MaxLate.Seconds(), s.ScheduledRate, s.SendRate,
 		s.Wall.Seconds(), s.Throughput,
 		latency{l.Min.Seconds(), l.Mean.Seconds(), l.P50.Seconds(), l.P95.Seconds(), l.P99.Seconds(), l.Max.Seconds()},
 		s.WrongExamples, s.Failures,
@@ -99,6 +124,14 @@ func (s Summary) MarshalJSON() ([]byte, error) {
 		out.Failures = []Failure{}
 	}
 	return json.Marshal(out)
+}
+
+// Mode is "open" for an open-loop run, "closed" otherwise.
+func (s Summary) Mode() string {
+	if s.OpenLoop {
+		return "open"
+	}
+	return "closed"
 }
 
 // newLatency computes the statistics of ds, which it sorts.
@@ -135,6 +168,10 @@ type recorder struct {
 	start     time.Time
 	snap      Snapshot
 	latencies []time.Duration
+	records   []Record
+	taken     []bool // records[i] is filled
+	late      int
+	maxLate   time.Duration
 	wrong     []Wrong
 	failures  []Failure
 	byReason  map[string]int // index into failures
@@ -146,29 +183,59 @@ func newRecorder(cfg Config) *recorder {
 		start:     time.Now(),
 		snap:      Snapshot{Total: cfg.Requests},
 		latencies: make([]time.Duration, 0, cfg.Requests),
+		records:   make([]Record, cfg.Requests),
+		taken:     make([]bool, cfg.Requests),
 		byReason:  map[string]int{},
 	}
 }
 
-// add records one completed request: the label got, or the error.
-func (r *recorder) add(name string, d time.Duration, got string, err error) {
+// add records request i, due at due from the start (-1 in a closed loop),
+// sent at sent and completed d later: the label got, or the error.
+func (r *recorder) add(i int, name string, due time.Duration, sent time.Time, d time.Duration, got string, status int, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	rec := Record{Sent: sent.Sub(r.start), Name: name, Status: status, Latency: d, Label: got}
+	if due >= 0 {
+		late := rec.Sent - due
+		r.maxLate = max(r.maxLate, late)
+		if late > cmp.Or(r.cfg.LateAfter, DefaultLateAfter) {
+			r.late++
+		}
+	}
 	r.latencies = append(r.latencies, d)
 	r.snap.Done++
 	want, checked := r.cfg.Expected[name]
 	switch {
 	case err != nil:
 		r.snap.Failed++
-		r.fail(reason(err, r.cfg.Timeout))
+		rec.Outcome, rec.Error = OutcomeFailed, reason(err, r.cfg.Timeout)
+		r.fail(rec.Error)
 	case checked && got != want:
 		r.snap.Wrong++
+		rec.Outcome = OutcomeWrong
 		if len(r.wrong) < maxExamples {
 			r.wrong = append(r.wrong, Wrong{File: name, Got: got, Want: want})
 		}
 	default:
 		r.snap.OK++
+		rec.Outcome = OutcomeOK
 	}
+	r.records[i], r.taken[i] = rec, true
+	r.progress()
+}
+
+// drop records that request i, due at due, found every slot taken.
+func (r *recorder) drop(i int, name string, due time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snap.Dropped++
+	r.records[i] = Record{Sent: due, Name: name, Outcome: OutcomeDropped,
+		Error: fmt.Sprintf("not sent: %d requests in flight", r.cfg.Concurrency)}
+	r.taken[i] = true
+	r.progress()
+}
+
+func (r *recorder) progress() {
 	if r.cfg.Progress != nil {
 		s := r.snap
 		s.Elapsed = time.Since(r.start)
@@ -203,11 +270,29 @@ func (r *recorder) summary() Summary {
 		Wrong:         r.snap.Wrong,
 		Failed:        r.snap.Failed,
 		LabelsChecked: r.cfg.Expected != nil,
+		OpenLoop:      r.cfg.Arrivals != nil,
+		Workload:      r.cfg.Workload,
+		Dropped:       r.snap.Dropped,
+		Late:          r.late,
+		MaxLate:       r.maxLate,
+		ScheduledRate: rate(r.cfg.Arrivals),
 		Wall:          wall,
 		Latency:       newLatency(r.latencies),
 		WrongExamples: r.wrong,
 		Failures:      slices.Clone(r.failures),
 	}
+	var sent []time.Duration
+	for i, rec := range r.records {
+		if !r.taken[i] {
+			continue // never due: the run was interrupted
+		}
+		s.Records = append(s.Records, rec)
+		if rec.Outcome != OutcomeDropped {
+			sent = append(sent, rec.Sent)
+		}
+	}
+	slices.Sort(sent) // closed-loop workers may overtake each other
+	s.SendRate = rate(sent)
 	if wall > 0 {
 		s.Throughput = float64(s.Requests) / wall.Seconds()
 	}
@@ -222,4 +307,13 @@ func (r *recorder) summary() Summary {
 		return b.Count - a.Count
 	})
 	return s
+}
+
+// rate is the requests a second of sorted times: (n-1) over the span from
+// the first to the last; 0 for fewer than two or all at once.
+func rate(at []time.Duration) float64 {
+	if len(at) < 2 || at[len(at)-1] == at[0] {
+		return 0
+	}
+	return float64(len(at)-1) / (at[len(at)-1] - at[0]).Seconds()
 }

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
@@ -43,7 +44,9 @@ func TestLatencyNearestRank(t *testing.T) {
 func TestSummaryJSON(t *testing.T) {
 	s := Summary{
 		Planned: 10, Requests: 8, Concurrency: 2, OK: 5, Wrong: 1, Failed: 2, LabelsChecked: true, Interrupted: true,
+		OpenLoop: true, Dropped: 1, Late: 3, MaxLate: 20 * time.Millisecond, ScheduledRate: 10, SendRate: 9.5,
 		Wall: 1500 * time.Millisecond, Throughput: 8 / 1.5,
+		Records:       []Record{{Name: "not in the JSON"}},
 		Latency:       Latency{Min: time.Millisecond, Mean: 2 * time.Millisecond, P50: 3 * time.Millisecond, P95: 250 * time.Millisecond, P99: time.Second, Max: 2 * time.Second},
 		WrongExamples: []Wrong{{"test_1.JPEG", "tabby", "tiger cat"}},
 		Failures:      []Failure{{"timeout after 1s", 2}},
@@ -60,30 +63,44 @@ func TestSummaryJSON(t *testing.T) {
 	wrong, _ := got["wrong_examples"].([]any)
 	fails, _ := got["failures"].([]any)
 	for key, pair := range map[string][2]any{
-		"requests":       {got["requests"], 8.0},
-		"planned":        {got["planned"], 10.0},
-		"ok":             {got["ok"], 5.0},
-		"wrong":          {got["wrong"], 1.0},
-		"failed":         {got["failed"], 2.0},
-		"interrupted":    {got["interrupted"], true},
-		"labels_checked": {got["labels_checked"], true},
-		"wall_seconds":   {got["wall_seconds"], 1.5},
-		"throughput_rps": {got["throughput_rps"], 8 / 1.5},
-		"latency.p95":    {lat["p95"], 0.25},
-		"latency.max":    {lat["max"], 2.0},
-		"latency.min":    {lat["min"], 0.001},
-		"wrong[0]":       {wrong[0], map[string]any{"file": "test_1.JPEG", "got": "tabby", "want": "tiger cat"}},
-		"failures[0]":    {fails[0], map[string]any{"reason": "timeout after 1s", "count": 2.0}},
+		"requests":           {got["requests"], 8.0},
+		"planned":            {got["planned"], 10.0},
+		"ok":                 {got["ok"], 5.0},
+		"wrong":              {got["wrong"], 1.0},
+		"failed":             {got["failed"], 2.0},
+		"interrupted":        {got["interrupted"], true},
+		"labels_checked":     {got["labels_checked"], true},
+		"mode":               {got["mode"], "open"},
+		"dropped":            {got["dropped"], 1.0},
+		"late":               {got["late"], 3.0},
+		"max_late_seconds":   {got["max_late_seconds"], 0.02},
+		"scheduled_rate_rps": {got["scheduled_rate_rps"], 10.0},
+		"send_rate_rps":      {got["send_rate_rps"], 9.5},
+		"wall_seconds":       {got["wall_seconds"], 1.5},
+		"throughput_rps":     {got["throughput_rps"], 8 / 1.5},
+		"latency.p95":        {lat["p95"], 0.25},
+		"latency.max":        {lat["max"], 2.0},
+		"latency.min":        {lat["min"], 0.001},
+		"wrong[0]":           {wrong[0], map[string]any{"file": "test_1.JPEG", "got": "tabby", "want": "tiger cat"}},
+		"failures[0]":        {fails[0], map[string]any{"reason": "timeout after 1s", "count": 2.0}},
 	} {
 		if g, w := pair[0], pair[1]; fmtAny(g) != fmtAny(w) {
 			t.Errorf("%s = %v, want %v (json %s)", key, g, w, b)
 		}
 	}
 
+	if bytes.Contains(b, []byte("not in the JSON")) {
+		t.Errorf("records marshalled: %s", b)
+	}
+
 	// Lists are never null, so scripts can iterate without checks.
 	b, _ = json.Marshal(Summary{})
+	clear(got)
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
+	}
+	if got["mode"] != "closed" {
+		t.Errorf("mode of a closed-loop run: %s", b)
 	}
 	if _, ok := got["wrong_examples"].([]any); !ok {
 		t.Errorf("empty wrong_examples marshalled as %s", b)

@@ -1,6 +1,7 @@
 package natsq
 
 import (
+	"cmp"
 	"log/slog"
 	"regexp"
 	"time"
@@ -79,3 +80,8 @@ func (c Config) replyPrefix() string    { return c.Prefix + ".reply." }
 func (c Config) requestStream() string  { return c.Prefix + "_requests" }
 func (c Config) deadStream() string     { return c.Prefix + "_dead" }
 func (c Config) consumerName() string   { return c.Prefix + "_workers" }
+
+// ReplyWildcard is the subject that matches every reply of the queue with
+// this Config's prefix (DefaultPrefix if empty): a plain NATS subscription
+// to it sees each worker's imgrec.Response as JSON, as measurements do.
+func (c Config) ReplyWildcard() string { return cmp.Or(c.Prefix, DefaultPrefix) + ".reply.>" }

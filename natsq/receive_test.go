@@ -160,3 +160,40 @@ func TestEmbeddedURL(t *testing.T) {
 		t.Errorf("Reply to another queue's address: got %v, want code %s", err, imgrec.EINVALID)
 	}
 }
+
+// TestReplyWildcardSeesEveryReply: a plain NATS subscription to the
+// wildcard receives the responses sent to any inbox of the queue, as the
+// validation benchmark taps them.
+func TestReplyWildcardSeesEveryReply(t *testing.T) {
+	t.Parallel()
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Prefix: "tap"})
+	defer q.Close()
+	if got := (natsq.Config{}).ReplyWildcard(); got != natsq.DefaultPrefix+".reply.>" {
+		t.Errorf("default wildcard %q", got)
+	}
+	nc, err := nats.Connect(q.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	sub, err := nc.SubscribeSync(natsq.Config{Prefix: "tap"}.ReplyWildcard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	ib, err := q.Listen(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+	if err := q.Reply(t.Context(), ib.Address(), imgrec.Response{ID: "r-1", Inference: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg.Data), `"inference_seconds":0.25`) || !strings.Contains(string(msg.Data), `"id":"r-1"`) {
+		t.Errorf("tapped %s", msg.Data)
+	}
+}

@@ -3,6 +3,7 @@ package resnet
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/nn"
@@ -74,14 +75,16 @@ func (c *Classifier) Classify(ctx context.Context, images []*imgrec.Image, k int
 	return out, nil
 }
 
-// TopK returns the k largest logits, best first; ties go to the lower index,
-// as torch.argmax does. It selects in one pass per rank, cheaper than a sort
+// TopK returns the k largest logits, best first, with their probabilities
+// (the softmax over all the logits); ties go to the lower index, as
+// torch.argmax does. It selects in one pass per rank, cheaper than a sort
 // for the small k a classifier reports.
 func TopK(logits []float32, k int) []imgrec.Prediction {
 	if len(logits) != NumClasses {
 		panic(fmt.Sprintf("TopK: %d logits", len(logits)))
 	}
 	labels := Labels()
+	logSum := logSumExp(logits)
 	preds := make([]imgrec.Prediction, 0, k)
 	taken := make([]bool, len(logits))
 	for range k {
@@ -92,7 +95,25 @@ func TopK(logits []float32, k int) []imgrec.Prediction {
 			}
 		}
 		taken[best] = true
-		preds = append(preds, imgrec.Prediction{Index: best, Label: labels[best], Logit: logits[best]})
+		preds = append(preds, imgrec.Prediction{Index: best, Label: labels[best], Logit: logits[best],
+			Probability: float32(math.Exp(float64(logits[best]) - logSum))})
 	}
 	return preds
+}
+
+// logSumExp is log(Σ exp(x)), computed stably: shifted by the largest x so
+// that no exp overflows, in float64 so that small terms still count.
+func logSumExp(xs []float32) float64 {
+	top := math.Inf(-1)
+	for _, x := range xs {
+		top = max(top, float64(x))
+	}
+	if math.IsInf(top, 0) {
+		return top // all -Inf (every probability 0), or a +Inf logit
+	}
+	sum := 0.0
+	for _, x := range xs {
+		sum += math.Exp(float64(x) - top)
+	}
+	return top + math.Log(sum)
 }

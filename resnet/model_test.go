@@ -265,3 +265,27 @@ func TestTopKOrderAndTies(t *testing.T) {
 		}
 	}
 }
+
+// TestTopKProbabilities: the softmax over all logits, stable where a naive
+// exp would overflow (logits of 1000) or lose the small terms.
+func TestTopKProbabilities(t *testing.T) {
+	logits := make([]float32, NumClasses)
+	logits[1], logits[2] = 1000, 1000
+	p := TopK(logits, 3)
+	if p[0].Probability != 0.5 || p[1].Probability != 0.5 || p[2].Probability != 0 {
+		t.Errorf("two logits of 1000: %+v, want 0.5, 0.5, 0", p)
+	}
+	// All equal: 1/1000 each.
+	clear(logits)
+	for _, pr := range TopK(logits, NumClasses) {
+		if math.Abs(float64(pr.Probability)-0.001) > 1e-9 {
+			t.Fatalf("uniform logits: %+v, want 0.001", pr)
+		}
+	}
+	// ln 3 above the rest: 3/(3+999).
+	logits[42] = float32(math.Log(3))
+	p = TopK(logits, 2)
+	if math.Abs(float64(p[0].Probability)-3.0/1002) > 1e-7 || math.Abs(float64(p[1].Probability)-1.0/1002) > 1e-7 {
+		t.Errorf("ln 3 above 999 zeros: %+v, want %g then %g", p, 3.0/1002, 1.0/1002)
+	}
+}

@@ -105,6 +105,121 @@ func TestOneInstanceByHand(t *testing.T) {
 	}
 }
 
+// restartByHand is the policy of TestSeveralInstancesAndWarmRestartByHand:
+// with work waiting and no instance pending or running, it starts every
+// stopped instance and launches 2 minus those, at least 1; with no work,
+// it stops the idle running instances and terminates the pending ones.
+type restartByHand struct{ seen []autoscale.Observation }
+
+func (*restartByHand) Cadence() autoscale.Cadence { return autoscale.Cadence{Every: time.Second} }
+
+func (p *restartByHand) Decide(o autoscale.Observation) autoscale.Decision {
+	p.seen = append(p.seen, o)
+	var d autoscale.Decision
+	var stopped, pending, running []imgrec.Instance
+	for _, in := range o.Instances {
+		switch in.State {
+		case imgrec.StateStopped:
+			stopped = append(stopped, in)
+		case imgrec.StatePending:
+			pending = append(pending, in)
+		case imgrec.StateRunning:
+			running = append(running, in)
+		}
+	}
+	switch {
+	case o.Stats.Depth() > 0 && len(pending)+len(running) == 0:
+		for _, in := range stopped {
+			d.Start = append(d.Start, in.ID)
+		}
+		d.Launch = max(1, 2-len(stopped))
+	case o.Stats.Depth() == 0:
+		for _, in := range running {
+			if !in.Busy {
+				d.Stop = append(d.Stop, in.ID)
+			}
+		}
+		for _, in := range pending {
+			d.Terminate = append(d.Terminate, in.ID)
+		}
+	}
+	return d
+}
+
+// TestSeveralInstancesAndWarmRestartByHand checks the simulator against a
+// run with two bursts worked out by hand. Launch 10 s, restart 2 s, stop
+// 3 s, service 1 s; 4 requests at 0 and 3 at 40 s; restartByHand looks
+// every second from p, its first look, somewhere in [0, 1 s).
+//
+//	p      depth 4, nothing up: launch i-1, i-2 (pending, not billed)
+//	p+10   both running: i-1 takes r0, i-2 r1 (the first ready pulls first)
+//	p+11   r0, r1 done (latency p+11); i-1 takes r2, i-2 r3
+//	p+12   r2, r3 done (p+12); depth 0: stop both, idle. Billed: 2 s run
+//	       each, the 60 s minimum: 120. Both stopping until p+15.
+//	p+15   stopped. Instance-seconds so far: 2 × (10 + 2 + 3) = 30.
+//	40     r4, r5, r6 arrive; nothing running takes them.
+//	p+40   depth 3, two stopped: start i-1, i-2 (warm, 2 s), launch i-3 (10 s).
+//	       Peak: 3 pending.
+//	p+42   i-1, i-2 running: i-1 takes r4, i-2 r5.
+//	p+43   r4, r5 done (latency p+3); i-1 takes r6; i-2 idle. Depth 1: nothing.
+//	p+44   r6 done (p+4); depth 0: stop i-1, i-2 (billed 2 s each: 60 + 60),
+//	       terminate i-3, still pending (never billed).
+//	p+47   all three stopped; i-3 is gone. Back to zero 3 s after the last
+//	       answer. Instance-seconds: 30 + (2+2+3) + (2+2+3) + (4+3) = 51.
+//
+// Latencies, sorted: p+3, p+3, p+4, p+11, p+11, p+12, p+12; by nearest
+// rank of 7: p50 the 4th (p+11), p95 and p99 the 7th (p+12). Completion:
+// first arrival (0) to last answer (p+44). Billed: 240.
+func TestSeveralInstancesAndWarmRestartByHand(t *testing.T) {
+	s := time.Second
+	cfg := Config{
+		Workload:  Workload{Spec: "by hand", Arrivals: []time.Duration{0, 0, 0, 0, 40 * s, 40 * s, 40 * s}},
+		Instances: Instances{Launch: Constant(10 * s), Restart: Constant(2 * s), Stop: Constant(3 * s)},
+		Service:   Constant(s),
+		Seed:      5,
+	}
+	policy := &restartByHand{}
+	r, err := Run(cfg, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policy.seen[0].Time.Sub(epoch)
+	if p < 0 || p >= s {
+		t.Fatalf("first look at %s, want within the first second", p)
+	}
+	want := Result{
+		Requests: 7, Completion: p + 44*s,
+		P50: p + 11*s, P95: p + 12*s, P99: p + 12*s, Max: p + 12*s,
+		InstanceSeconds: 51, BilledSeconds: 240,
+		Peak: 3, BackToZero: 3 * s, Launches: 3, Starts: 2,
+		Latencies: []time.Duration{p + 3*s, p + 3*s, p + 4*s, p + 11*s, p + 11*s, p + 12*s, p + 12*s},
+	}
+	got := *r
+	got.Timeline = nil
+	if math.Abs(got.InstanceSeconds-want.InstanceSeconds) < 1e-9 {
+		got.InstanceSeconds = want.InstanceSeconds
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	// What the policy saw at p+40: the three requests, and both instances
+	// stopped since p+15.
+	at40 := policy.seen[40]
+	if at40.Time.Sub(epoch) != p+40*s || at40.Stats.Waiting != 3 || len(at40.Instances) != 2 {
+		t.Fatalf("at p+40 the policy saw %+v", at40)
+	}
+	for _, in := range at40.Instances {
+		if in.State != imgrec.StateStopped || in.Since.Sub(epoch) != p+15*s {
+			t.Errorf("at p+40: %+v, want stopped since p+15", in)
+		}
+	}
+	// And at the end nothing is left but the two stopped instances.
+	last := policy.seen[len(policy.seen)-1]
+	if last.Time.Sub(epoch) != p+47*s || len(last.Instances) != 2 || last.Instances[0].State != imgrec.StateStopped || last.Instances[1].State != imgrec.StateStopped {
+		t.Errorf("last look %+v, want i-1 and i-2 stopped at p+47", last)
+	}
+}
+
 func TestBillingRules(t *testing.T) {
 	// Launch 1 at the first step, then at once stop it while still pending.
 	cancel := &script{every: time.Second}

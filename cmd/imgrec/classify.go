@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/imgrec/imgrec"
@@ -22,11 +23,14 @@ func init() {
 const classifyChunk = 64
 
 func runClassify(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "classify", "classify [--model PATH] [--profile reference|imagenet] [--top K] [--json] FILE|DIR...")
+	fs := newFlags(e, "classify", "classify [--model PATH] [--profile reference|imagenet] [--top K] [--json] FILE|DIR...\n\n"+
+		"Prints file,label lines (the course's format). With --top K above 1, a header line and\n"+
+		"one line per image and rank: file,rank,index,label,logit,probability; the logit is the\n"+
+		"network's raw score, the probability its softmax over all 1000 classes.")
 	modelFlag := fs.String("model", "", modelUsage)
 	profileFlag := fs.String("profile", "reference", "preprocessing: reference (ToTensor only, as the course classifier) or imagenet (resize 256, crop 224, normalise)")
-	top := fs.Int("top", 1, "how many labels per image, best first (1-1000)")
-	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file":…, "top":[{"index":…, "label":…, "logit":…}]}`)
+	top := fs.Int("top", 1, "how many labels per image, best first (1-1000), with their logits and probabilities")
+	asJSON := fs.Bool("json", false, `print one JSON object per image: {"file":…, "top":[{"index":…, "label":…, "logit":…, "probability":…}]}`)
 	maxPixels := fs.Int64("max-pixels", vision.DefaultMaxPixels, "refuse images with more pixels than this")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -52,6 +56,9 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 
 	out := csv.NewWriter(e.stdout)
 	enc := json.NewEncoder(e.stdout)
+	if *top > 1 && !*asJSON {
+		out.Write(classifyHeader)
+	}
 	failed := 0
 	for start := 0; start < len(files); start += classifyChunk {
 		chunk := files[start:min(start+classifyChunk, len(files))]
@@ -79,11 +86,14 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 				}{names[i], p})
 				continue
 			}
-			row := []string{names[i]}
-			for _, pr := range p {
-				row = append(row, pr.Label)
+			if *top == 1 {
+				out.Write([]string{names[i], p[0].Label})
+				continue
 			}
-			out.Write(row)
+			for rank, pr := range p {
+				out.Write([]string{names[i], strconv.Itoa(rank + 1), strconv.Itoa(pr.Index), pr.Label,
+					strconv.FormatFloat(float64(pr.Logit), 'g', -1, 32), strconv.FormatFloat(float64(pr.Probability), 'g', -1, 32)})
+			}
 		}
 		out.Flush()
 		if err := out.Error(); err != nil {
@@ -95,6 +105,9 @@ func runClassify(ctx context.Context, e *env, args []string) error {
 	}
 	return nil
 }
+
+// classifyHeader names the columns of classify's CSV with --top above 1.
+var classifyHeader = []string{"file", "rank", "index", "label", "logit", "probability"}
 
 func decodeFile(path string, lim vision.Limits) (*imgrec.Image, error) {
 	b, err := os.ReadFile(path)

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -53,9 +55,64 @@ func TestClassifyJSONAndTop(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	code, out, _ = runImgrec(t, "classify", "--model", standinModel, "--top", "2", img)
-	if code != 0 || !strings.HasPrefix(out, "test_0.JPEG,electric guitar,") {
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 3 || lines[0] != "file,rank,index,label,logit,probability" ||
+		!strings.HasPrefix(lines[1], "test_0.JPEG,1,546,electric guitar,") || !strings.HasPrefix(lines[2], "test_0.JPEG,2,") {
 		t.Fatalf("csv top 2: %d %q", code, out)
 	}
+}
+
+// TestClassifyProbabilities: --top 1000 gives every class's probability,
+// which add up to 1, and test_0's top-1 probability is the softmax of
+// torch's logits for it (../shared/models/resnet18-standin-logits.f32,
+// row 0), computed here in float64 from the stored logits.
+func TestClassifyProbabilities(t *testing.T) {
+	img := filepath.Join(sharedDir, "data/imagenet-100/test_0.JPEG")
+	code, out, errs := runImgrec(t, "classify", "--model", standinModel, "--top", "1000", "--json", img)
+	var got struct {
+		Top []struct {
+			Index       int
+			Logit       float64
+			Probability *float64
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &got) != nil || len(got.Top) != 1000 {
+		t.Fatalf("exit %d, %s: %.200s", code, errs, out)
+	}
+	sum := 0.0
+	for _, p := range got.Top {
+		if p.Probability == nil || *p.Probability < 0 || *p.Probability > 1 {
+			t.Fatalf("prediction %+v: want a probability in [0, 1]", p)
+		}
+		sum += *p.Probability
+	}
+	if math.Abs(sum-1) > 1e-4 {
+		t.Errorf("probabilities add up to %v, want 1", sum)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(sharedDir, "models/resnet18-standin-logits.f32"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits := make([]float64, 1000) // row 0 is test_0 (manifest.json)
+	top := 0
+	for i := range logits {
+		logits[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])))
+		if logits[i] > logits[top] {
+			top = i
+		}
+	}
+	denom := 0.0
+	for _, l := range logits {
+		denom += math.Exp(l - logits[top])
+	}
+	want := 1 / denom // exp(top - top) / Σ
+	best := got.Top[0]
+	if best.Index != top || math.Abs(*best.Probability-want) > 1e-3*want {
+		t.Errorf("top-1 class %d probability %v (logit %v); torch's logits give class %d probability %v (logit %v)",
+			best.Index, *best.Probability, best.Logit, top, want, logits[top])
+	}
+	t.Logf("test_0: class %d, logit %.4f, probability %.6f (from torch's logits %.6f)", best.Index, best.Logit, *best.Probability, want)
 }
 
 func TestClassifyErrors(t *testing.T) {

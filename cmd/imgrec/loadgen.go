@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,27 +17,52 @@ import (
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/simulate"
 )
 
 func init() {
 	register("loadgen", "send images to the web tier and measure the answers (course workload generator)", runLoadgen)
 }
 
+const loadgenUsage = `loadgen --url URL --image-folder DIR [--num-request N --concurrency C | --num-request N --rate R [--arrival poisson|constant] | --workload SPEC] [--max-in-flight M] [--expected CSV] [--out CSV] [--cdf SVG] [--json]
+
+Closed loop (the course's generator): C requests in flight, each sent when
+one is answered. Open loop (--rate or --workload): each request is sent at
+its time whether earlier ones were answered or not, as independent users
+would; at most --max-in-flight in flight, and a request due when that many
+are is dropped and counted, never sent late. --out writes one CSV line per
+request, whose first column simulate replays (--workload replay:FILE) and
+draws beside its policies (--measured FILE).
+
+Workload SPEC, as imgrec simulate reads it (with --seed, the same arrivals):
+%s.`
+
 func runLoadgen(ctx context.Context, e *env, args []string) error {
-	shown := newFlags(e, "loadgen", "loadgen --url URL --image-folder DIR --num-request N [--concurrency C] [--expected CSV] [--timeout 90s] [--field myfile] [--json]")
+	shown := newFlags(e, "loadgen", fmt.Sprintf(loadgenUsage, simulate.WorkloadSyntax))
 	url := shown.String("url", "", "upload endpoint of the web tier, e.g. http://127.0.0.1:8000/ (required)")
 	folder := shown.String("image-folder", "", "`DIR` of .jpg/.jpeg/.png images, sent in natural order (test_2 before test_10) and cycled through (required; course spelling --image_folder)")
-	requests := shown.Int("num-request", 0, "how many requests to send (required; course spelling --num_request)")
-	concurrency := shown.Int("concurrency", 1, "at most this many requests in flight")
+	requests := shown.Int("num-request", 0, "how many requests to send (required but with --workload; course spelling --num_request)")
+	concurrency := shown.Int("concurrency", 1, "closed loop: this many requests in flight")
+	rate := shown.Float64("rate", 0, "open loop: send `R` requests a second (--num-request of them), spaced as --arrival says")
+	arrival := shown.String("arrival", "poisson", "with --rate: poisson (independent arrivals, exponential gaps) or constant (evenly spaced)")
+	workload := shown.String("workload", "", "open loop: send at the arrival times of `SPEC`, as imgrec simulate --workload (e.g. poisson:2,5m)")
+	seed := shown.Uint64("seed", 1, "seed of random arrivals (--rate poisson, --workload poisson and ramp); as simulate's --seed")
+	maxInFlight := shown.Int("max-in-flight", 1000, "open loop: at most this many requests in flight; one due when they are is dropped")
 	expected := shown.String("expected", "", "`CSV` of file,label lines (the course's classification results); an answer that differs counts as wrong")
 	timeout := shown.Duration("timeout", 90*time.Second, "per request, reading the answer included; 0 for none")
 	field := shown.String("field", loadgen.DefaultField, "multipart file field of the upload")
+	outCSV := shown.String("out", "", "write one line per request to this `CSV`: sent_seconds,name,status,latency_seconds,label,error,outcome")
+	cdf := shown.String("cdf", "", "draw the latency CDF into this `SVG` file")
 	asJSON := shown.Bool("json", false, "print the summary as one JSON object, durations in seconds")
-	fs := withAliases(shown, map[string]string{"image_folder": "image-folder", "num_request": "num-request"})
+	aliases := map[string]string{"image_folder": "image-folder", "num_request": "num-request"}
+	fs := withAliases(shown, aliases)
 	rest, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
+	set := map[string]bool{} // flags given, by their shown names
+	fs.Visit(func(f *flag.Flag) { set[cmp.Or(aliases[f.Name], f.Name)] = true })
+	open := set["rate"] || set["workload"]
 	switch {
 	case len(rest) > 0:
 		return usagef("unexpected argument %q", rest[0])
@@ -43,20 +70,43 @@ func runLoadgen(ctx context.Context, e *env, args []string) error {
 		return usagef("--url is required")
 	case *folder == "":
 		return usagef("--image-folder is required")
-	case *requests < 1:
+	case set["rate"] && set["workload"]:
+		return usagef("--rate and --workload: give one (--workload poisson:R,DURATION is a rate too)")
+	case set["workload"] && set["num-request"]:
+		return usagef("--num-request with --workload: the workload says how many requests")
+	case !set["workload"] && *requests < 1:
 		return usagef("--num-request %d: must be at least 1", *requests)
+	case open && set["concurrency"]:
+		return usagef("--concurrency is for the closed loop; open loop bounds the requests in flight with --max-in-flight")
+	case !open && set["max-in-flight"]:
+		return usagef("--max-in-flight is for the open loop (--rate or --workload); closed loop: --concurrency")
+	case set["arrival"] && !set["rate"]:
+		return usagef("--arrival goes with --rate")
+	case set["rate"] && (!(*rate > 0) || math.IsInf(*rate, 0)):
+		return usagef("--rate %v: want requests a second above 0", *rate)
+	case *arrival != "poisson" && *arrival != "constant":
+		return usagef("--arrival %q: want poisson or constant", *arrival)
 	case *concurrency < 1:
 		return usagef("--concurrency %d: must be at least 1", *concurrency)
+	case *maxInFlight < 1:
+		return usagef("--max-in-flight %d: must be at least 1", *maxInFlight)
 	case *timeout < 0:
 		return usagef("--timeout %v: must not be negative", *timeout)
 	case *field == "":
 		return usagef("--field must not be empty")
 	}
+	cfg := loadgen.Config{URL: *url, Requests: *requests, Concurrency: *concurrency, Timeout: *timeout, Field: *field}
+	if open {
+		cfg.Concurrency, cfg.Requests = *maxInFlight, 0
+		if cfg.Arrivals, cfg.Workload, err = openArrivals(*workload, *rate, *arrival, *requests, *seed); err != nil {
+			return err
+		}
+	}
 	images, err := readImageFolder(*folder)
 	if err != nil {
 		return err
 	}
-	cfg := loadgen.Config{URL: *url, Images: images, Requests: *requests, Concurrency: *concurrency, Timeout: *timeout, Field: *field}
+	cfg.Images = images
 	if *expected != "" {
 		if cfg.Expected, err = readExpected(*expected); err != nil {
 			return err
@@ -68,14 +118,17 @@ func runLoadgen(ctx context.Context, e *env, args []string) error {
 	bar := newProgress(e.stderr, "loadgen")
 	if isTerminal(e.stderr) {
 		cfg.Progress = func(s loadgen.Snapshot) {
-			bar.draw(float64(s.Done), float64(s.Total), fmt.Sprintf("%d/%d  ok %d  wrong %d  failed %d  %7.1f req/s",
-				s.Done, s.Total, s.OK, s.Wrong, s.Failed, float64(s.Done)/max(s.Elapsed.Seconds(), 1e-9)))
+			bar.draw(float64(s.Done+s.Dropped), float64(s.Total), fmt.Sprintf("%d/%d  ok %d  wrong %d  failed %d  dropped %d  %7.1f req/s",
+				s.Done, s.Total, s.OK, s.Wrong, s.Failed, s.Dropped, float64(s.Done)/max(s.Elapsed.Seconds(), 1e-9)))
 		}
 	}
 
 	s, err := loadgen.Run(ctx, cfg)
 	bar.done()
 	if err != nil && !s.Interrupted {
+		return err
+	}
+	if err := writeRunFiles(s, *outCSV, *cdf, *url); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -88,8 +141,77 @@ func runLoadgen(ctx context.Context, e *env, args []string) error {
 	switch {
 	case s.Interrupted:
 		return fmt.Errorf("interrupted after %d of %d requests (%d wrong, %d failed)", s.Requests, s.Planned, s.Wrong, s.Failed)
+	case s.Dropped > 0:
+		return fmt.Errorf("%d wrong, %d failed and %d dropped (not sent: --max-in-flight %d reached) of %d requests",
+			s.Wrong, s.Failed, s.Dropped, s.Concurrency, s.Planned)
 	case s.Wrong > 0 || s.Failed > 0:
 		return fmt.Errorf("%d wrong and %d failed of %d requests", s.Wrong, s.Failed, s.Requests)
+	}
+	return nil
+}
+
+// openArrivals are the send times of an open-loop run: a workload spec as
+// simulate reads it, or n requests at rate a second, Poisson (the first n
+// arrivals of simulate's poisson:RATE,DURATION for the same seed) or evenly
+// spaced (periodic:1,1/RATE,n). It also returns what to call them.
+func openArrivals(spec string, rate float64, arrival string, n int, seed uint64) ([]time.Duration, string, error) {
+	if spec != "" {
+		w, err := simulate.ParseWorkload(spec, seed)
+		if err != nil {
+			return nil, "", usagef("--workload: %v", err)
+		}
+		return w.Arrivals, fmt.Sprintf("%s, seed %d", w.Spec, seed), nil
+	}
+	gap := time.Duration(float64(time.Second) / rate)
+	if arrival == "constant" {
+		w, err := simulate.ParseWorkload(fmt.Sprintf("periodic:1,%s,%d", gap, n), seed)
+		if err != nil {
+			return nil, "", usagef("--rate %v: %v", rate, err)
+		}
+		return w.Arrivals, fmt.Sprintf("constant %g/s", rate), nil
+	}
+	// Long enough that n arrivals come before its end but once in 10^20 runs.
+	span := time.Duration(float64(2*n+50) * float64(gap))
+	w, err := simulate.ParseWorkload(fmt.Sprintf("poisson:%g,%s", rate, span), seed)
+	if err != nil {
+		return nil, "", usagef("--rate %v with --num-request %d: %v", rate, n, err)
+	}
+	if len(w.Arrivals) < n {
+		return nil, "", fmt.Errorf("--rate %v: only %d of %d arrivals drawn; try another --seed", rate, len(w.Arrivals), n)
+	}
+	return w.Arrivals[:n], fmt.Sprintf("poisson %g/s, seed %d", rate, seed), nil
+}
+
+// writeRunFiles writes a run's per-request CSV and latency CDF, if asked.
+func writeRunFiles(s loadgen.Summary, csvPath, cdfPath, url string) error {
+	if csvPath != "" {
+		f, err := os.Create(csvPath)
+		if err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+		err = loadgen.WriteCSV(f, s.Records)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--out %s: %w", csvPath, err)
+		}
+	}
+	if cdfPath != "" {
+		line := simulate.LatencyLine{Name: "measured", Requests: len(s.Records)}
+		for _, r := range s.Records {
+			if r.Outcome != loadgen.OutcomeDropped {
+				line.Latencies = append(line.Latencies, r.Latency)
+			}
+		}
+		how := fmt.Sprintf("closed loop, %d in flight", s.Concurrency)
+		if s.OpenLoop {
+			how = "open loop, " + s.Workload
+		}
+		subtitle := fmt.Sprintf("imgrec loadgen %s: %s, %d requests", url, how, s.Planned)
+		if err := simulate.WriteLatencyCDF(cdfPath, subtitle, []simulate.LatencyLine{line}); err != nil {
+			return fmt.Errorf("--cdf: %w", err)
+		}
 	}
 	return nil
 }
@@ -188,7 +310,13 @@ func printSummary(w io.Writer, s loadgen.Summary) {
 		unchecked = " (labels not checked: no --expected)"
 	}
 	l := s.Latency
-	fmt.Fprintf(w, "requests    %d of %d%s, concurrency %d\n", s.Requests, s.Planned, interrupted, s.Concurrency)
+	if s.OpenLoop {
+		fmt.Fprintf(w, "requests    %d of %d%s, open loop: %s, at most %d in flight\n", s.Requests, s.Planned, interrupted, s.Workload, s.Concurrency)
+		fmt.Fprintf(w, "sent        %.1f req/s (scheduled %.1f req/s); %d dropped, %d late (over %v behind, at most %v)\n",
+			s.SendRate, s.ScheduledRate, s.Dropped, s.Late, loadgen.DefaultLateAfter, sig3(s.MaxLate))
+	} else {
+		fmt.Fprintf(w, "requests    %d of %d%s, concurrency %d\n", s.Requests, s.Planned, interrupted, s.Concurrency)
+	}
 	fmt.Fprintf(w, "ok          %d\n", s.OK)
 	fmt.Fprintf(w, "wrong       %d%s\n", s.Wrong, unchecked)
 	fmt.Fprintf(w, "failed      %d\n", s.Failed)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/simulate"
 )
 
 const (
@@ -230,6 +235,16 @@ func TestLoadgenUsage(t *testing.T) {
 		{"missing csv", append(ok, "--expected", empty+"/nope.csv"), "--expected: open "},
 		{"bad csv", append(ok, "--expected", badCSV), "wrong number of fields"},
 		{"bad url", []string{"--url", "ftp://x/", "--image-folder", courseImages, "--num-request", "1"}, `URL "ftp://x/"`},
+		{"rate and workload", append(ok, "--rate", "5", "--workload", "burst:3"), "--rate and --workload: give one"},
+		{"workload and count", append(ok, "--workload", "burst:3"), "--num-request with --workload"},
+		{"rate without count", []string{"--url", srv.URL, "--image-folder", courseImages, "--rate", "5"}, "--num-request 0: must be at least 1"},
+		{"open with concurrency", append(ok, "--rate", "5", "--concurrency", "3"), "--concurrency is for the closed loop"},
+		{"closed with max in flight", append(ok, "--max-in-flight", "3"), "--max-in-flight is for the open loop"},
+		{"arrival without rate", append(ok, "--arrival", "constant"), "--arrival goes with --rate"},
+		{"bad arrival", append(ok, "--rate", "5", "--arrival", "bursty"), `--arrival "bursty": want poisson or constant`},
+		{"zero rate", append(ok, "--rate", "0"), "--rate 0: want requests a second above 0"},
+		{"bad workload", []string{"--url", srv.URL, "--image-folder", courseImages, "--workload", "poisson:5"}, "--workload: workload \"poisson:5\""},
+		{"zero max in flight", append(ok, "--rate", "5", "--max-in-flight", "0"), "--max-in-flight 0: must be at least 1"},
 	} {
 		code, out, errs := runCmd(t.Context(), tc.args...)
 		if code != 2 || out != "" || !strings.Contains(errs, tc.msg) {
@@ -251,6 +266,105 @@ func TestLoadgenHelpShowsAliasesOnce(t *testing.T) {
 	for _, alias := range []string{"  -image_folder", "  -num_request"} {
 		if strings.Contains(errs, alias) {
 			t.Errorf("help lists alias %s as a flag of its own:\n%s", alias, errs)
+		}
+	}
+}
+
+// TestLoadgenOpenLoopWorkload sends simulate's poisson:50,2s (seed 3) to the
+// stand-in server, open loop, and reads back the CSV and the CDF: one line
+// per arrival, each sent no sooner than simulate says it arrives, the
+// course's labels, and the CSV's first column a workload simulate replays.
+func TestLoadgenOpenLoopWorkload(t *testing.T) {
+	srv := newCourseServer(t, nil)
+	dir := t.TempDir()
+	csvPath, svgPath := filepath.Join(dir, "run.csv"), filepath.Join(dir, "run.svg")
+	code, out, errs := runCmd(t.Context(), "--url", srv.URL, "--image-folder", courseImages, "--workload", "poisson:50,2s", "--seed", "3",
+		"--expected", courseLabels, "--out", csvPath, "--cdf", svgPath, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	w, err := simulate.ParseWorkload("poisson:50,2s", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(w.Arrivals)
+	var s struct {
+		Mode, Workload       string
+		Planned, OK, Dropped int
+		Scheduled            float64 `json:"scheduled_rate_rps"`
+		Sent                 float64 `json:"send_rate_rps"`
+	}
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if s.Mode != "open" || s.Workload != "poisson:50,2s, seed 3" || s.Planned != n || s.OK != n || s.Dropped != 0 || s.Sent <= 0 {
+		t.Errorf("summary %+v, want %d arrivals all ok", s, n)
+	}
+	if want := float64(n-1) / (w.Arrivals[n-1] - w.Arrivals[0]).Seconds(); math.Abs(s.Scheduled-want) > 1e-9 {
+		t.Errorf("scheduled rate %v, want %v", s.Scheduled, want)
+	}
+
+	labels, err := readExpected(courseLabels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	records, err := loadgen.ReadCSV(f, csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != n {
+		t.Fatalf("%d CSV lines, want %d", len(records), n)
+	}
+	for i, r := range records {
+		name := fmt.Sprintf("test_%d.JPEG", i%100)
+		if r.Sent < w.Arrivals[i] || r.Name != name || r.Status != 200 || r.Label != labels[name] || r.Outcome != "ok" || r.Error != "" || r.Latency <= 0 {
+			t.Errorf("line %d: %+v; want %s sent at %v or after, answered %q", i+2, r, name, w.Arrivals[i], labels[name])
+		}
+	}
+	f.Seek(0, io.SeekStart)
+	if replay, err := simulate.ReadSeconds(f, csvPath); err != nil || len(replay) != n {
+		t.Errorf("simulate reads %d arrivals from the CSV (%v), want %d", len(replay), err, n)
+	}
+
+	svg, err := os.ReadFile(svgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xmlWellFormed(svgPath); err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, "CDF", string(svg), `<polyline data-series="measured"`, `class="legend" data-series="measured"`,
+		"imgrec loadgen "+srv.URL+": open loop, poisson:50,2s, seed 3, "+fmt.Sprint(n)+" requests")
+}
+
+// TestLoadgenRateConstant: --rate 40 --arrival constant sends request i no
+// sooner than i/40 s, and the text summary says how the open loop went.
+func TestLoadgenRateConstant(t *testing.T) {
+	srv := newCourseServer(t, nil)
+	csvPath := filepath.Join(t.TempDir(), "run.csv")
+	code, out, errs := runCmd(t.Context(), "--url", srv.URL, "--image-folder", courseImages, "--num-request", "20", "--rate", "40",
+		"--arrival", "constant", "--max-in-flight", "5", "--out", csvPath)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	wantContains(t, "summary", out, "requests    20 of 20, open loop: constant 40/s, at most 5 in flight\n",
+		"(scheduled 40.0 req/s); 0 dropped, ", "ok          20\n")
+	b, err := os.ReadFile(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := loadgen.ReadCSV(bytes.NewReader(b), csvPath)
+	if err != nil || len(records) != 20 {
+		t.Fatalf("%d records, %v", len(records), err)
+	}
+	for i, r := range records {
+		if due := time.Duration(i) * time.Second / 40; r.Sent < due {
+			t.Errorf("request %d sent at %v, due at %v", i, r.Sent, due)
 		}
 	}
 }

@@ -1,35 +1,52 @@
 package main
 
-import "slices"
+import (
+	"slices"
+	"strings"
+)
 
 // sortNatural orders strings so that runs of digits compare as numbers.
 func sortNatural(s []string) { slices.SortFunc(s, naturalCompare) }
 
+// naturalCompare orders a and b by their text, with runs of digits compared
+// as numbers: test_2 before test_10. It is a total order, 0 only for equal
+// strings: names that differ only in leading zeros (a1, a01, a001) go
+// fewer zeros first, decided at the first run that differs so; names that
+// are equal even so (a run of digits is no longer than another's, but each
+// character matches) fall back to byte order.
 func naturalCompare(a, b string) int {
-	for len(a) > 0 && len(b) > 0 {
-		if isDigit(a[0]) && isDigit(b[0]) {
-			na, ra := digitRun(a)
-			nb, rb := digitRun(b)
-			// Compare numerically: longer run (without leading zeros) is larger.
-			ta, tb := trimZeros(na), trimZeros(nb)
-			if len(ta) != len(tb) {
-				return len(ta) - len(tb)
+	zeros := 0 // the first tie by leading zeros: <0 if a has fewer
+	x, y := a, b
+	for len(x) > 0 && len(y) > 0 {
+		if isDigit(x[0]) && isDigit(y[0]) {
+			nx, rx := digitRun(x)
+			ny, ry := digitRun(y)
+			// Compare numerically: a longer run without leading zeros is larger.
+			tx, ty := trimZeros(nx), trimZeros(ny)
+			if len(tx) != len(ty) {
+				return len(tx) - len(ty)
 			}
-			if ta != tb {
-				if ta < tb {
-					return -1
-				}
-				return 1
+			if c := strings.Compare(tx, ty); c != 0 {
+				return c
 			}
-			a, b = ra, rb
+			if zeros == 0 {
+				zeros = len(nx) - len(ny)
+			}
+			x, y = rx, ry
 			continue
 		}
-		if a[0] != b[0] {
-			return int(a[0]) - int(b[0])
+		if x[0] != y[0] {
+			return int(x[0]) - int(y[0])
 		}
-		a, b = a[1:], b[1:]
+		x, y = x[1:], y[1:]
 	}
-	return len(a) - len(b)
+	if len(x) != len(y) {
+		return len(x) - len(y)
+	}
+	if zeros != 0 {
+		return zeros
+	}
+	return strings.Compare(a, b)
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/loadgen"
 	"github.com/imgrec/imgrec/simulate"
 )
 
@@ -14,12 +18,15 @@ func init() {
 	register("simulate", "compare autoscaling policies in a discrete-event simulation (virtual time)", runSimulate)
 }
 
-const simulateUsage = `simulate [--policy a,b,c,d,e] [--workload SPEC] [--boot ec2|warm|local|DIST] [--service DIST] [--max N] [--seed N] [--out DIR] [--json]
+const simulateUsage = `simulate [--policy a,b,c,d,e] [--workload SPEC] [--boot ec2|warm|local|DIST] [--service DIST] [--max N] [--seed N] [--out DIR [--xmax 60s] [--measured CSV]] [--json]
 
 Runs each policy against the same simulated instances and requests, in
 virtual time, and prints per policy: completion time, p50/p95/p99 latency,
 instance-seconds, billed instance-seconds (EC2: running time by the second,
 60 s minimum per run), peak instances, time back to zero, launches, restarts.
+--out DIR draws instances.svg and depth.svg (over time), latency-cdf.svg and
+cost-latency.svg (billed instance-seconds against p95 latency, a point per
+policy).
 
 Policies:
 %s
@@ -48,7 +55,9 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	maxInstances := fs.Int("max", autoscale.DefaultMax, "most instances a policy may have")
 	seed := fs.Uint64("seed", 1, "seed of every random draw: one seed, one run")
 	billBoot := fs.Bool("bill-boot", false, "bill the boot (pending) time too, as if most of it came after EC2 reports running")
-	out := fs.String("out", "", "write SVG plots (instances and depth over time, latency CDF) into this directory")
+	out := fs.String("out", "", "write SVG plots (instances and depth over time, latency CDF, cost against p95) into this directory")
+	xMax := fs.Duration("xmax", 0, "end the time axis of the instance and depth plots here, e.g. 60s (default: the whole run)")
+	measured := fs.String("measured", "", "`CSV` of `imgrec loadgen --out`: draw its latencies on latency-cdf.svg beside the policies'")
 	jsonOut := fs.Bool("json", false, "print JSON instead of a table")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -91,6 +100,20 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usagef("--service: %v", err)
 	}
+	switch {
+	case *xMax < 0:
+		return usagef("--xmax %v: must not be negative", *xMax)
+	case *out == "" && (*xMax != 0 || *measured != ""):
+		return usagef("--xmax and --measured shape the plots: give --out DIR")
+	}
+	opt := simulate.PlotOptions{XMax: *xMax}
+	if *measured != "" {
+		line, err := readMeasured(*measured)
+		if err != nil {
+			return err
+		}
+		opt.Measured = append(opt.Measured, line)
+	}
 
 	cfg := simulate.Config{Workload: w, Instances: inst, Service: svc, Seed: *seed, BillBoot: *billBoot}
 	results, err := simulate.Compare(cfg, named, autoscale.Config{Max: *maxInstances, MinBilled: autoscale.EC2MinBilled})
@@ -99,7 +122,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 	title := fmt.Sprintf("%s, boot %s, service %s, max %d, seed %d", w.Spec, *boot, svc, *maxInstances, *seed)
 	if *out != "" {
-		paths, err := simulate.WritePlots(*out, title, results)
+		paths, err := simulate.WritePlots(*out, title, results, opt)
 		if err != nil {
 			return err
 		}
@@ -122,4 +145,28 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, title)
 	return simulate.WriteTable(e.stdout, results)
+}
+
+// readMeasured reads the latencies of a loadgen CSV as a line of the
+// latency CDF; requests it could not send count as never answered.
+func readMeasured(path string) (simulate.LatencyLine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return simulate.LatencyLine{}, imgrec.WrapError(imgrec.EINVALID, err, "--measured")
+	}
+	defer f.Close()
+	records, err := loadgen.ReadCSV(f, path)
+	if err != nil {
+		return simulate.LatencyLine{}, err
+	}
+	line := simulate.LatencyLine{Name: "measured: " + filepath.Base(path), Requests: len(records)}
+	for _, r := range records {
+		if r.Outcome != loadgen.OutcomeDropped {
+			line.Latencies = append(line.Latencies, r.Latency)
+		}
+	}
+	if len(records) == 0 {
+		return line, imgrec.Errorf(imgrec.EINVALID, "--measured %s: no requests", path)
+	}
+	return line, nil
 }

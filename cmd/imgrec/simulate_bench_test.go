@@ -2,64 +2,84 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/simulate"
 )
 
 // BenchmarkSimulateVsServe validates the simulator against the real thing:
-// the course burst (100 images, 100 in flight) on a cold `imgrec serve`.
-// The arrivals (when each image was stored in the input bucket), boots
-// (pending → running) and service times measured from it drive a
-// simulation of the same requests under the same policy, and the two
-// completion times, first arrival to last result stored, are reported side
-// by side (the issue asks for them within 20 %), with loadgen's wall time
-// for scale:
+// the course burst (100 images, 100 in flight) on a cold `imgrec serve`,
+// twice. The first run measures the world: the boots and stops (serve's
+// log) and, per request, the service time, the inference seconds its
+// worker reported in its reply (tapped off the queue: the batch's wall
+// time shared among its images). The second run is predicted: its
+// arrivals (when each image was stored in the input bucket) are simulated
+// in the first run's world under the same policy, and its completion
+// time, first arrival to last result stored, is compared with the
+// simulation's (the issue asks for them within 20 %). The service time is
+// thus never taken from the run it predicts.
+//
+// Beside it, for comparison, the service time as estimated before from
+// completions (instance-time running over requests done while the queue
+// kept every worker busy), also taken from the first run, and loadgen's
+// wall time of the second for scale:
 //
 //	go test -run '^$' -bench SimulateVsServe -benchtime 3x ./cmd/imgrec
 func BenchmarkSimulateVsServe(b *testing.B) {
 	imgs := loadCourseImages(b)
 	expected := standinExpected(b)
-	var wall, real, sim, boot, service time.Duration
+	policy := func() autoscale.Policy { return autoscale.NewBootAware(autoscale.Config{}) }
+	var wall, real, sim, simBusy, boot, service, busyService time.Duration
 	for b.Loop() {
-		s := startServe(b)
-		sum, err := loadgen.Run(context.Background(), loadgen.Config{
-			URL: s.url, Images: imgs, Requests: 100, Concurrency: 100, Expected: expected, Timeout: time.Minute,
-		})
-		if err != nil || sum.OK != 100 {
-			b.Fatalf("burst: %v, %d ok", err, sum.OK)
-		}
-		s.stop(b)
-		arrived, err := bucketTimes(filepath.Join(s.dataDir, "input"))
+		first := serveBurst(b, imgs, expected, true)
+		world, err := measureServe(first.log, first.done)
 		if err != nil {
 			b.Fatal(err)
 		}
-		done, err := bucketTimes(filepath.Join(s.dataDir, "output"))
+		busyWorld := world
+		world.service, err = inferenceService(first.replies)
 		if err != nil {
 			b.Fatal(err)
 		}
-		m, err := measureServe(s.logText(), done)
+
+		second := serveBurst(b, imgs, expected, false)
+		res, err := simulate.Run(world.replay(second.arrived, 1), policy())
 		if err != nil {
 			b.Fatal(err)
 		}
-		res, err := simulate.Run(m.replay(arrived, 1), autoscale.NewBootAware(autoscale.Config{}))
+		resBusy, err := simulate.Run(busyWorld.replay(second.arrived, 1), policy())
 		if err != nil {
 			b.Fatal(err)
 		}
-		wall += sum.Wall
-		real += done[len(done)-1].Sub(arrived[0])
+		completion := second.done[len(second.done)-1].Sub(second.arrived[0])
+		b.Logf("boot %v, service %v (busy estimate %v); real %v, simulated %v (%.3f), with the busy estimate %v (%.3f)",
+			world.instances.Launch.Mean().Round(time.Millisecond), world.service.Mean().Round(100*time.Microsecond),
+			busyWorld.service.Mean().Round(100*time.Microsecond), completion.Round(time.Millisecond),
+			res.Completion.Round(time.Millisecond), res.Completion.Seconds()/completion.Seconds(),
+			resBusy.Completion.Round(time.Millisecond), resBusy.Completion.Seconds()/completion.Seconds())
+		wall += second.wall
+		real += completion
 		sim += res.Completion
-		boot += m.instances.Launch.Mean()
-		service += m.service.Mean()
+		simBusy += resBusy.Completion
+		boot += world.instances.Launch.Mean()
+		service += world.service.Mean()
+		busyService += busyWorld.service.Mean()
 	}
 	n := time.Duration(b.N)
 	b.ReportMetric((wall / n).Seconds(), "wall-s")
@@ -68,6 +88,112 @@ func BenchmarkSimulateVsServe(b *testing.B) {
 	b.ReportMetric(sim.Seconds()/real.Seconds(), "ratio")
 	b.ReportMetric((boot/n).Seconds()*1000, "boot-ms")
 	b.ReportMetric((service/n).Seconds()*1000, "service-ms")
+	b.ReportMetric((busyService/n).Seconds()*1000, "busy-service-ms")
+	b.ReportMetric(simBusy.Seconds()/real.Seconds(), "busy-ratio")
+}
+
+// burstRun is what one course burst on a cold serve showed.
+type burstRun struct {
+	wall          time.Duration // loadgen's
+	arrived, done []time.Time   // input and output bucket times, sorted
+	log           string        // serve's
+	replies       []imgrec.Response
+}
+
+// serveBurst sends the course burst to a cold `imgrec serve`; with tap,
+// it also collects the workers' replies off the queue.
+func serveBurst(b *testing.B, imgs []loadgen.Image, expected map[string]string, tap bool) burstRun {
+	b.Helper()
+	s := startServe(b)
+	var replies func() []imgrec.Response
+	if tap {
+		replies = tapReplies(b, s.logText())
+	}
+	sum, err := loadgen.Run(context.Background(), loadgen.Config{
+		URL: s.url, Images: imgs, Requests: 100, Concurrency: 100, Expected: expected, Timeout: time.Minute,
+	})
+	if err != nil || sum.OK != 100 {
+		b.Fatalf("burst: %v, %d ok", err, sum.OK)
+	}
+	r := burstRun{wall: sum.Wall}
+	if tap {
+		r.replies = replies()
+	}
+	s.stop(b)
+	r.log = s.logText()
+	if r.arrived, err = bucketTimes(filepath.Join(s.dataDir, "input")); err != nil {
+		b.Fatal(err)
+	}
+	if r.done, err = bucketTimes(filepath.Join(s.dataDir, "output")); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// servingQueue finds the queue's URL in serve's "serving" log line.
+var servingQueue = regexp.MustCompile(`msg=serving .*\bqueue=(nats://\S+)`)
+
+// tapReplies subscribes to every reply on serve's embedded queue and
+// returns a function that waits (up to 10 s) for 100 distinct ones, stops,
+// and returns those it got.
+func tapReplies(b testing.TB, log string) func() []imgrec.Response {
+	b.Helper()
+	m := servingQueue.FindStringSubmatch(log)
+	if m == nil {
+		b.Fatalf("no queue URL in serve's log:\n%s", log)
+	}
+	nc, err := nats.Connect(m[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	byID := map[string]imgrec.Response{}
+	_, err = nc.Subscribe(natsq.Config{}.ReplyWildcard(), func(msg *nats.Msg) {
+		var r imgrec.Response
+		if json.Unmarshal(msg.Data, &r) == nil {
+			mu.Lock()
+			if _, dup := byID[r.ID]; !dup {
+				byID[r.ID] = r
+			}
+			mu.Unlock()
+		}
+	})
+	if err == nil {
+		err = nc.Flush()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() []imgrec.Response {
+		defer nc.Close()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			mu.Lock()
+			n := len(byID)
+			mu.Unlock()
+			if n >= 100 {
+				break
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Collect(maps.Values(byID))
+	}
+}
+
+// inferenceService is the service time the workers reported, one value
+// per request: its share of its batch's inference, in wall time.
+func inferenceService(replies []imgrec.Response) (simulate.Dist, error) {
+	var values []time.Duration
+	for _, r := range replies {
+		if r.Inference > 0 {
+			values = append(values, time.Duration(r.Inference*float64(time.Second)))
+		}
+	}
+	if len(values) < 10 {
+		return nil, fmt.Errorf("%d of %d replies report their inference seconds; need 10", len(values), len(replies))
+	}
+	slices.Sort(values)
+	return simulate.Empirical{Values: values, Source: "workers' replies"}, nil
 }
 
 // bucketTimes are the modification times of the objects in a bucket's
@@ -115,10 +241,11 @@ var (
 
 // measureServe reads the provider's lines of serve's log for boots
 // ("worker started" to "worker ready") and stops ("worker draining" to
-// "worker stopped"). Workers log only warnings, so the service time comes
-// from when requests were done: the instance-seconds running from the
-// first ready to the 90th percentile of done, over the requests done by
-// then, while the queue kept every instance busy.
+// "worker stopped"), and estimates a service time from when requests were
+// done: the instance-seconds running from the first ready to the 90th
+// percentile of done, over the requests done by then, while the queue kept
+// every instance busy. (The benchmark's own service time is the workers'
+// reported inference, inferenceService; this one is shown beside it.)
 func measureServe(log string, done []time.Time) (servedTimes, error) {
 	var boots, stops []time.Duration
 	started, draining := map[string]time.Time{}, map[string]time.Time{}
@@ -227,5 +354,30 @@ time=2026-11-23T10:00:03.020Z level=INFO msg="worker stopped" instance=w-1 exit=
 	}
 	if _, err := measureServe("time=2026-11-23T10:00:00.000Z level=INFO msg=serving\n", done); err == nil {
 		t.Error("a log without boots was accepted")
+	}
+}
+
+// TestServiceFromReplies: the service time is the inference seconds the
+// replies report, one value per request; the queue's URL is read from
+// serve's log line.
+func TestServiceFromReplies(t *testing.T) {
+	var replies []imgrec.Response
+	for i := range 12 {
+		replies = append(replies, imgrec.Response{ID: fmt.Sprint(i), Inference: 0.01 * float64(i)})
+	}
+	d, err := inferenceService(replies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first reports no time (0) and is left out: 0.01..0.11 s, mean 60 ms.
+	if e := d.(simulate.Empirical); len(e.Values) != 11 || e.Values[0] != 10*time.Millisecond || d.Mean() != 60*time.Millisecond {
+		t.Errorf("service %v (mean %v)", e.Values, d.Mean())
+	}
+	if _, err := inferenceService(replies[:5]); err == nil {
+		t.Error("5 replies were enough")
+	}
+	line := `time=2026-11-23T10:00:00.000Z level=INFO msg=serving data_dir=/tmp/x model=/m queue=nats://127.0.0.1:41234 min_instances=0 max_instances=20`
+	if m := servingQueue.FindStringSubmatch(line); m == nil || m[1] != "nats://127.0.0.1:41234" {
+		t.Errorf("queue URL from %q: %v", line, m)
 	}
 }

@@ -23,7 +23,7 @@ func TestSimulateTableAndPlots(t *testing.T) {
 			t.Errorf("table lacks policy %s:\n%s", p, out)
 		}
 	}
-	for _, f := range []string{"instances.svg", "depth.svg", "latency-cdf.svg"} {
+	for _, f := range []string{"instances.svg", "depth.svg", "latency-cdf.svg", "cost-latency.svg"} {
 		if b, err := os.ReadFile(filepath.Join(dir, f)); err != nil || !bytes.HasPrefix(b, []byte("<svg ")) {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -76,6 +76,9 @@ func TestSimulateUsage(t *testing.T) {
 		{"--service -1s", `--service: distribution "-1s"`},
 		{"--restart uniform:2s", "--restart: "},
 		{"--max 0", "--max 0: want at least 1"},
+		{"--xmax -1s", "--xmax -1s: must not be negative"},
+		{"--xmax 60s", "give --out DIR"},
+		{"--out /tmp --measured /nonexistent.csv", "--measured"},
 	} {
 		code, _, errOut := runImgrec(t, append([]string{"simulate"}, strings.Fields(c.args)...)...)
 		if code != 2 || !strings.Contains(errOut, c.want) {
