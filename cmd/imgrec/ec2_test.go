@@ -21,6 +21,7 @@ import (
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
+	"github.com/imgrec/imgrec/userdata"
 )
 
 // TestControllerOnEC2 runs `imgrec controller --provider ec2` as its own
@@ -103,7 +104,7 @@ func TestControllerOnEC2(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, _ := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
-	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + ec2.Model, "--log-level info\n",
+	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + userdata.Model, "--log-level info\n",
 		"Environment=AWS_REGION=" + moto.Region, "Environment=AWS_ENDPOINT_URL=" + srv.Endpoint} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("user data of %s lacks %q:\n%s", launched[0], want, script)

@@ -15,6 +15,7 @@ import (
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/local"
 	"github.com/imgrec/imgrec/resnet"
+	"github.com/imgrec/imgrec/userdata"
 )
 
 // providerFlagSet holds --provider and each provider's settings.
@@ -34,9 +35,9 @@ type providerFlagSet struct {
 func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	pf := &providerFlagSet{}
 	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller) or ec2 (instances of --cluster)")
-	fs.StringVar(&pf.model, "model", "", "local: weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull' (ec2 workers load "+ec2.Model+" from their AMI)")
+	fs.StringVar(&pf.model, "model", "", "local: weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull' (ec2 workers load "+userdata.Model+" from their AMI)")
 	fs.StringVar(&pf.cluster, "cluster", "", "ec2: cluster name; the controller acts only on instances tagged "+ec2.TagCluster+"=NAME (required with --provider ec2)")
-	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+ec2.Binary+" and the weights at "+ec2.Model+" (required with --provider ec2)")
+	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model+" (required with --provider ec2)")
 	fs.StringVar(&pf.instanceType, "ec2-instance-type", ec2.DefaultInstanceType, "ec2: instance type (2 vCPUs with AVX-512 and 4 GiB: room for two of the largest images at once)")
 	fs.StringVar(&pf.subnetID, "ec2-subnet-id", "", "ec2: subnet of the workers (default: the default VPC's)")
 	fs.StringVar(&pf.securityGroupIDs, "ec2-security-group-ids", "", "ec2: comma-separated security groups of the workers (default: the VPC's default group)")
@@ -54,7 +55,7 @@ func (pf *providerFlagSet) check() error {
 		if pf.cluster == "" || pf.imageID == "" {
 			return usagef("--provider ec2 needs --cluster and --ec2-image-id")
 		}
-		if err := ec2.CheckCluster(pf.cluster); err != nil {
+		if err := imgrec.CheckCluster(pf.cluster); err != nil {
 			return usagef("--cluster: %v", err)
 		}
 		return nil
@@ -103,7 +104,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 	if cfg.BaseEndpoint != nil {
 		env = append(env, "AWS_ENDPOINT_URL="+aws.ToString(cfg.BaseEndpoint))
 	}
-	args := argv(ec2.Binary, ec2.Model)[2:] // after "imgrec worker"
+	args := argv(userdata.Binary, userdata.Model)[2:] // after "imgrec worker"
 	// journald keeps the worker's log on the instance: keep its decisions,
 	// which local workers, sharing this process's terminal, leave out.
 	if i := slices.Index(args, "--log-level"); i >= 0 && i+1 < len(args) {
@@ -128,7 +129,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 		SecurityGroupIDs: groups,
 		InstanceProfile:  pf.instanceProfile,
 		KeyName:          pf.keyName,
-		Worker:           ec2.Worker{Args: args, Env: env},
+		Worker:           userdata.Worker{Args: args, Env: env},
 		Max:              maxInstances,
 		Logger:           log,
 	})
