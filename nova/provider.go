@@ -157,8 +157,8 @@ func New(ctx context.Context, cloud *Cloud, cfg Config) (*Provider, error) {
 	if cfg.Image == "" || cfg.Flavor == "" {
 		return nil, imgrec.Errorf(imgrec.EINVALID, "nova provider for cluster %s: want an image and a flavor", cfg.Cluster)
 	}
-	if n := cfg.Network; n != "" && n != "auto" && !networkID.MatchString(n) {
-		return nil, imgrec.Errorf(imgrec.EINVALID, "nova provider for cluster %s: network %q: want a network id (`openstack network show NAME -f value -c id`) or auto", cfg.Cluster, n)
+	if err := CheckNetwork(cfg.Network); err != nil {
+		return nil, fmt.Errorf("nova provider for cluster %s: %w", cfg.Cluster, err)
 	}
 	if cfg.Max <= 0 {
 		cfg.Max = DefaultMax
@@ -609,4 +609,13 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// CheckNetwork returns an EINVALID error unless network is a network id or
+// empty or "auto" (Config.Network).
+func CheckNetwork(network string) error {
+	if network != "" && network != "auto" && !networkID.MatchString(network) {
+		return imgrec.Errorf(imgrec.EINVALID, "network %q: want a network id (`openstack network show NAME -f value -c id`) or auto", network)
+	}
+	return nil
 }

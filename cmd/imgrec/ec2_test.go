@@ -144,7 +144,12 @@ func TestControllerProviderUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--provider", "nova"}, `--provider "nova": want local or ec2`},
+		{[]string{"--provider", "gce"}, `--provider "gce": want local, ec2 or nova`},
+		{[]string{"--provider", "nova", "--nova-image", "img", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-image", "img"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "Demo", "--nova-image", "img", "--nova-flavor", "1"}, `cluster name "Demo"`},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-image", "img", "--nova-flavor", "1", "--nova-network", "private"}, `--nova-network: network "private": want a network id`},
 		{[]string{"--provider", "ec2", "--ec2-image-id", "ami-1"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "demo"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "Demo", "--ec2-image-id", "ami-1"}, `cluster name "Demo"`},
