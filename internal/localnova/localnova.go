@@ -124,6 +124,11 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockStart()
+	if err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	defer unlock()
 	dir, err := os.MkdirTemp("", "imgrec-localnova-")
 	if err != nil {
 		return nil, err
