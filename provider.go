@@ -2,6 +2,7 @@ package imgrec
 
 import (
 	"context"
+	"regexp"
 	"time"
 )
 
@@ -43,4 +44,26 @@ type Provider interface {
 	Terminate(ctx context.Context, ids []string) error
 	// List returns this cluster's instances that are not terminated.
 	List(ctx context.Context) ([]Instance, error)
+}
+
+// Every cloud provider marks the workers it creates with these labels (EC2
+// tags; Nova server tags and metadata) and acts on no instance without them,
+// so a cluster's controller never touches anything else in the account.
+const (
+	LabelCluster = "imgrec:cluster" // the cluster's name, see CheckCluster
+	LabelRole    = "imgrec:role"    // RoleWorker
+	RoleWorker   = "worker"
+)
+
+var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+
+// CheckCluster returns an EINVALID error unless name is a valid cluster
+// name: 1 to 40 lowercase letters, digits and hyphens, not starting with a
+// hyphen, so that it can also be part of S3 bucket and SQS queue names and
+// of a Nova server tag.
+func CheckCluster(name string) error {
+	if !clusterName.MatchString(name) {
+		return Errorf(EINVALID, "cluster name %q: want 1 to 40 lowercase letters, digits and hyphens, starting with a letter or digit", name)
+	}
+	return nil
 }

@@ -1,5 +1,6 @@
 // Package ec2 implements imgrec.Provider with Amazon EC2 instances, each
-// running one `imgrec worker` (see UserData for how it starts and drains).
+// running one `imgrec worker` (see package userdata for how it starts and
+// drains).
 //
 // The provider owns exactly the instances tagged imgrec:cluster=<Cluster>
 // and imgrec:role=worker; it tags them as it creates them (one RunInstances
@@ -49,15 +50,16 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/userdata"
 )
 
 var _ imgrec.Provider = (*Provider)(nil)
 
 // Tags on every instance the provider launches; it acts on no other.
 const (
-	TagCluster = "imgrec:cluster"
-	TagRole    = "imgrec:role"
-	RoleWorker = "worker"
+	TagCluster = imgrec.LabelCluster
+	TagRole    = imgrec.LabelRole
+	RoleWorker = imgrec.RoleWorker
 )
 
 // Defaults.
@@ -78,9 +80,9 @@ const describeGrace = time.Minute
 
 // Config describes the cluster's instances.
 type Config struct {
-	// Cluster names the instances (tag imgrec:cluster); see CheckCluster.
+	// Cluster names the instances (tag imgrec:cluster); see imgrec.CheckCluster.
 	Cluster string
-	// ImageID is the worker AMI (see Binary and Model). Required.
+	// ImageID is the worker AMI (see userdata.Binary and Model). Required.
 	ImageID      string
 	InstanceType string // default DefaultInstanceType
 	// SubnetID, if empty, is the default VPC's default subnet.
@@ -92,7 +94,7 @@ type Config struct {
 	// KeyName is an SSH key pair for debugging; empty for none.
 	KeyName string
 	// Worker is what each instance runs; UserData makes its boot script.
-	Worker Worker
+	Worker userdata.Worker
 	// Max is the most pending + running instances (default DefaultMax).
 	Max    int
 	Logger *slog.Logger
@@ -121,21 +123,9 @@ type change struct {
 	launched bool
 }
 
-var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
-
-// CheckCluster returns an EINVALID error unless name is a valid cluster
-// name: 1 to 40 lowercase letters, digits and hyphens, not starting with a
-// hyphen, so that it can also be part of S3 bucket and SQS queue names.
-func CheckCluster(name string) error {
-	if !clusterName.MatchString(name) {
-		return imgrec.Errorf(imgrec.EINVALID, "cluster name %q: want 1 to 40 lowercase letters, digits and hyphens, starting with a letter or digit", name)
-	}
-	return nil
-}
-
 // New returns a Provider for cfg's cluster, acting through client.
 func New(client *awsec2.Client, cfg Config) (*Provider, error) {
-	if err := CheckCluster(cfg.Cluster); err != nil {
+	if err := imgrec.CheckCluster(cfg.Cluster); err != nil {
 		return nil, fmt.Errorf("ec2 provider: %w", err)
 	}
 	if cfg.ImageID == "" {
@@ -365,7 +355,7 @@ func TerminateCluster(ctx context.Context, client *awsec2.Client, cluster string
 
 // bare is a Provider that can list and terminate, not launch.
 func bare(client *awsec2.Client, cluster string, log *slog.Logger) (*Provider, error) {
-	if err := CheckCluster(cluster); err != nil {
+	if err := imgrec.CheckCluster(cluster); err != nil {
 		return nil, err
 	}
 	if log == nil {

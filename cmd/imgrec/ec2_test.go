@@ -21,6 +21,7 @@ import (
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
+	"github.com/imgrec/imgrec/userdata"
 )
 
 // TestControllerOnEC2 runs `imgrec controller --provider ec2` as its own
@@ -103,7 +104,7 @@ func TestControllerOnEC2(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, _ := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
-	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + ec2.Model, "--log-level info\n",
+	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + userdata.Model, "--log-level info\n",
 		"Environment=AWS_REGION=" + moto.Region, "Environment=AWS_ENDPOINT_URL=" + srv.Endpoint} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("user data of %s lacks %q:\n%s", launched[0], want, script)
@@ -143,7 +144,12 @@ func TestControllerProviderUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--provider", "nova"}, `--provider "nova": want local or ec2`},
+		{[]string{"--provider", "gce"}, `--provider "gce": want local, ec2 or nova`},
+		{[]string{"--provider", "nova", "--nova-image", "img", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-image", "img"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
+		{[]string{"--provider", "nova", "--cluster", "Demo", "--nova-image", "img", "--nova-flavor", "1"}, `cluster name "Demo"`},
+		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-image", "img", "--nova-flavor", "1", "--nova-network", "private"}, `--nova-network: network "private": want a network id`},
 		{[]string{"--provider", "ec2", "--ec2-image-id", "ami-1"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "demo"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "Demo", "--ec2-image-id", "ami-1"}, `cluster name "Demo"`},

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/ec2"
 )
 
@@ -101,7 +102,7 @@ func (f *infraFlagSet) parse(fs *flag.FlagSet, args []string) (infraCluster, err
 	if f.cluster == "" {
 		return infraCluster{}, usagef("--cluster is required")
 	}
-	if err := ec2.CheckCluster(f.cluster); err != nil {
+	if err := imgrec.CheckCluster(f.cluster); err != nil {
 		return infraCluster{}, usagef("--cluster: %v", err)
 	}
 	c := infraCluster{name: f.cluster, queue: "imgrec-" + f.cluster + "-requests", bucketPrefix: f.bucketPrefix}
