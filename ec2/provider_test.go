@@ -450,13 +450,14 @@ func TestWarmPoolThroughController(t *testing.T) {
 		t.Fatal(err)
 	}
 	waiting = 0
-	step(1)           // the window still remembers depth 2
-	step(2.5)         // low since now; scale-in after 1 s
-	insts = step(3.6) // stops both idle instances
+	if insts = step(1); countState(insts, imgrec.StateRunning) != 2 { // all done since now; the window remembers depth 2
+		t.Fatalf("scaled in at once: %+v", insts)
+	}
+	insts = step(2.1) // all done for ScaleInAfter (no billed minimum here): both idle instances stop
 	if countState(insts, imgrec.StateStopped) != 2 {
 		t.Fatalf("after the queue idled: %+v, want 2 stopped", insts)
 	}
-	insts = step(4.6) // warm pool of 1: the older stopped one goes
+	insts = step(3.1) // warm pool of 1: the older stopped one goes
 	if countState(insts, imgrec.StateStopped) != 1 || len(insts) != 1 {
 		t.Fatalf("after trimming the warm pool to 1: %+v, want 1 stopped", insts)
 	}
