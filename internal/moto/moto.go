@@ -100,7 +100,7 @@ func start() (*Server, error) {
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(startWait)
 	for {
 		resp, err := http.Get(s.Endpoint + "/moto-api/")
 		if err == nil {
@@ -109,7 +109,7 @@ func start() (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("not answering on %s after 30 s: %s", s.Endpoint, s.logs.String())
+			return nil, fmt.Errorf("not answering on %s after %v: %s", s.Endpoint, startWait, s.logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -171,9 +171,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Bounds for a hang, not promises of speed: a loaded machine may start
+// python slowly, and a test's waits (a minute each) all run under the one
+// Context.
+const (
+	startWait  = time.Minute
+	testBudget = 10 * time.Minute
+)
+
 // Context is a context for one test's calls to the server.
 func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
 	t.Cleanup(cancel)
 	return ctx
 }
