@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
@@ -82,7 +81,7 @@ func startServer(t *testing.T, port int, storeDir string) (url string, stop func
 		t.Fatalf("nats server: %v", err)
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
+	if !srv.ReadyForConnections(generous) {
 		t.Fatalf("nats server on port %d not ready", port)
 	}
 	stop = func() {

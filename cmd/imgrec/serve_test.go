@@ -216,7 +216,7 @@ func TestServeBurstFromZero(t *testing.T) {
 	peak := watchInstances(t, s, stop)
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: s.url, Images: loadCourseImages(t), Requests: 100, Concurrency: 100,
-		Expected: standinExpected(t), Timeout: 60 * time.Second,
+		Expected: standinExpected(t), Timeout: generous,
 	})
 	close(stop)
 	if err != nil {
@@ -269,7 +269,7 @@ func TestServeWorkerKilledMidBurst(t *testing.T) {
 	go func() {
 		sum, _ := loadgen.Run(context.Background(), loadgen.Config{
 			URL: s.url, Images: imgs, Requests: 300, Concurrency: 60,
-			Expected: standinExpected(t), Timeout: 60 * time.Second,
+			Expected: standinExpected(t), Timeout: generous,
 		})
 		done <- sum
 	}()
@@ -363,7 +363,7 @@ func TestServeScaleInSparesBusyWorker(t *testing.T) {
 	}
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		URL: s.url, Images: loadCourseImages(t), Requests: 30, Concurrency: 6,
-		Expected: standinExpected(t), Timeout: 60 * time.Second,
+		Expected: standinExpected(t), Timeout: generous,
 	})
 	if err != nil || sum.OK != 30 {
 		t.Fatalf("burst: %v %+v", err, sum)
