@@ -534,15 +534,15 @@ func queueCancel(s *queueSuite) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	wantEnded(t, "Receive on an empty queue, cancelled", ctx, func() (imgrec.Delivery, error) { return q.Receive(ctx) }, context.Canceled)
+	wantEnded(t, ctx, q, "Receive on an empty queue, cancelled", context.Canceled)
 
 	ctx, cancel = context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	wantEnded(t, "Receive on an empty queue past its deadline", ctx, func() (imgrec.Delivery, error) { return q.Receive(ctx) }, context.DeadlineExceeded)
+	wantEnded(t, ctx, q, "Receive on an empty queue past its deadline", context.DeadlineExceeded)
 
 	ctx, cancel = context.WithCancel(t.Context())
 	cancel()
-	wantEnded(t, "Receive with a cancelled ctx", ctx, func() (imgrec.Delivery, error) { return q.Receive(ctx) }, context.Canceled)
+	wantEnded(t, ctx, q, "Receive with a cancelled ctx", context.Canceled)
 
 	// With a visibility timeout beyond the test, a request an abandoned
 	// wait kept would not come back in time. One that such a wait took
@@ -561,10 +561,10 @@ func queueCancel(s *queueSuite) {
 	}
 }
 
-// wantEnded runs receive, which waits on ctx, and fails t unless it returns
-// want, and only once ctx has ended. It logs how long Receive took to
-// return after that.
-func wantEnded(t *testing.T, what string, ctx context.Context, receive func() (imgrec.Delivery, error), want error) {
+// wantEnded runs q.Receive(ctx), with nothing to receive, and fails t
+// unless it returns want, and only once ctx has ended. It logs how long
+// Receive took to return after that.
+func wantEnded(t *testing.T, ctx context.Context, q imgrec.Queue, what string, want error) {
 	t.Helper()
 	ended := make(chan time.Time, 1)
 	context.AfterFunc(ctx, func() { ended <- time.Now() })
@@ -574,7 +574,7 @@ func wantEnded(t *testing.T, what string, ctx context.Context, receive func() (i
 	}
 	done := make(chan result, 1)
 	go func() {
-		d, err := receive()
+		d, err := q.Receive(ctx)
 		done <- result{d, err}
 	}()
 	select {
