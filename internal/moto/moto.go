@@ -9,6 +9,7 @@ package moto
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,6 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
+// serverScript runs moto.server with its SQS races closed (see the script).
+//
+//go:embed server.py
+var serverScript string
+
 // Region and the static credentials every client of the test server uses.
 const (
 	Region    = "us-east-1"
@@ -35,7 +41,25 @@ const (
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	cmd      *exec.Cmd
-	logs     *bytes.Buffer
+	logs     *logBuffer
+}
+
+// logBuffer keeps the server's output; the server writes while tests read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var (
@@ -92,8 +116,8 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(bytes.Buffer)}
-	s.cmd = exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(logBuffer)}
+	s.cmd = exec.Command(python, "-c", serverScript, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	s.cmd.SysProcAttr = dieWithParent()
