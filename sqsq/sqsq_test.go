@@ -24,7 +24,7 @@ var queueCount atomic.Int32
 
 // newQueues creates a fresh request queue and DLQ on the shared moto
 // server, deleted when the test ends.
-func newQueues(t *testing.T, opt sqsq.CreateOptions) (*sqs.Client, string) {
+func newQueues(t testing.TB, opt sqsq.CreateOptions) (*sqs.Client, string) {
 	t.Helper()
 	client := sqs.NewFromConfig(moto.Shared(t).Config())
 	name := fmt.Sprintf("test%d", queueCount.Add(1))
@@ -39,7 +39,7 @@ func newQueues(t *testing.T, opt sqsq.CreateOptions) (*sqs.Client, string) {
 	return client, name
 }
 
-func mustOpen(t *testing.T, client *sqs.Client, name string, cfg sqsq.Config) *sqsq.Queue {
+func mustOpen(t testing.TB, client *sqs.Client, name string, cfg sqsq.Config) *sqsq.Queue {
 	t.Helper()
 	q, err := sqsq.Open(moto.Context(t), client, name, cfg)
 	if err != nil {
