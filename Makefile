@@ -12,7 +12,12 @@ ONNX    ?= $(abspath ../shared/models/resnet18-standin.onnx)
 # The platforms a user may run imgrec on; `make check` builds and vets each.
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
-.PHONY: build serve test check bench
+# make stress-test: make test STRESS_RUNS times in a row while stress-ng keeps STRESS_CPUS cores busy
+# (0: every core), stopping at the first failure. No test may depend on the machine's speed.
+STRESS_RUNS ?= 5
+STRESS_CPUS ?= 0
+
+.PHONY: build serve test check bench stress-test
 
 # Pure Go, statically linked (no cgo resolver): runs on any Linux, FROM scratch and on a stock AMI.
 build:
@@ -26,6 +31,20 @@ test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -timeout 10m -tags purego ./nn/ ./resnet/
+
+# make test under CPU load, run after run; each run's result and duration, and where its log is.
+stress-test:
+	@command -v stress-ng >/dev/null || { echo "make stress-test needs stress-ng (apt-get install stress-ng)" >&2; exit 1; }
+	@logs=$$(mktemp -d "$${TMPDIR:-/tmp}/imgrec-stress-XXXXXX"); \
+	stress-ng --cpu $(STRESS_CPUS) --timeout 0 --quiet & load=$$!; \
+	trap 'kill $$load 2>/dev/null; wait $$load 2>/dev/null' EXIT; \
+	echo "make test $(STRESS_RUNS) times under stress-ng --cpu $(STRESS_CPUS); logs in $$logs"; \
+	for i in $$(seq $(STRESS_RUNS)); do \
+		start=$$(date +%s); \
+		if $(MAKE) --no-print-directory test >"$$logs/run-$$i.log" 2>&1; then result=ok; else result=FAILED; fi; \
+		echo "run $$i/$(STRESS_RUNS): $$result in $$(( $$(date +%s) - start )) s ($$logs/run-$$i.log)"; \
+		if [ $$result != ok ]; then grep -E -e '--- FAIL|^FAIL|panic:' "$$logs/run-$$i.log" | head -40; exit 1; fi; \
+	done
 
 # No tracked binaries; every platform builds and vets; the binary is static.
 check:

@@ -67,7 +67,7 @@ func newProvider(t *testing.T, api *awsec2.Client, cfg ec2.Config) *ec2.Provider
 func TestConformance(t *testing.T) {
 	api, cluster := newCluster(t)
 	p := newProvider(t, api, ec2.Config{Cluster: cluster})
-	conformance.Provider(t, p, conformance.ProviderOptions{Timeout: 30 * time.Second, Poll: 50 * time.Millisecond})
+	conformance.Provider(t, p, conformance.ProviderOptions{Poll: 50 * time.Millisecond})
 }
 
 // describe returns the instances with ids as EC2 sees them, by id.
@@ -419,7 +419,7 @@ func TestWarmPoolThroughController(t *testing.T) {
 		}
 		// The queue's depth trails Send by a moment; the step must see it.
 		waiting += n
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		for deadline := time.Now().Add(conformance.Generous); ; time.Sleep(10 * time.Millisecond) {
 			st, err := q.Stats(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -428,7 +428,7 @@ func TestWarmPoolThroughController(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("queue shows %d waiting 30s after %d were sent", st.Waiting, waiting)
+				t.Fatalf("queue shows %d waiting %v after %d were sent", st.Waiting, conformance.Generous, waiting)
 			}
 		}
 	}

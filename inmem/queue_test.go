@@ -76,7 +76,7 @@ func TestMaxDeliver(t *testing.T) {
 		t.Fatal(err)
 	}
 	for attempt := 1; attempt < 3; attempt++ { // never settled, as if each worker died
-		if d := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive"); d.Attempt() != attempt {
+		if d := conformance.ReceiveWithin(t, q, conformance.Generous, "Receive"); d.Attempt() != attempt {
 			t.Fatalf("delivery %d: attempt %d", attempt, d.Attempt())
 		}
 	}
@@ -88,8 +88,8 @@ func TestMaxDeliver(t *testing.T) {
 		if r.ID != "poison" || r.Attempt != 3 || !strings.Contains(r.Error, "delivered 3 times") {
 			t.Errorf("response %+v; want the reason for attempt 3", r)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no response within 10s")
+	case <-time.After(conformance.Generous):
+		t.Fatalf("no response within %v", conformance.Generous)
 	}
 	cancel()
 	if d := <-received; d != nil {
@@ -138,7 +138,7 @@ func TestHandles(t *testing.T) {
 	if err := web.Send(t.Context(), request("a")); err != nil {
 		t.Fatal(err)
 	}
-	d := conformance.ReceiveWithin(t, worker, 10*time.Second, "Receive")
+	d := conformance.ReceiveWithin(t, worker, conformance.Generous, "Receive")
 	waiting := make(chan error, 1)
 	go func() { _, err := web.Receive(t.Context()); waiting <- err }()
 	time.Sleep(50 * time.Millisecond) // usually waiting by now; either way it must end
@@ -148,8 +148,8 @@ func TestHandles(t *testing.T) {
 	select {
 	case err := <-waiting:
 		wantCode(t, err, imgrec.EUNAVAILABLE, "Receive on a handle closed meanwhile")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Receive still waiting 10s after its handle closed")
+	case <-time.After(conformance.Generous):
+		t.Fatalf("Receive still waiting %v after its handle closed", conformance.Generous)
 	}
 	if _, ok := <-in.Responses(); ok {
 		t.Error("inbox of a closed handle still open")
@@ -167,7 +167,7 @@ func TestHandles(t *testing.T) {
 	if err := worker.Send(t.Context(), request("c")); err != nil {
 		t.Fatalf("Send on the other handle: %v", err)
 	}
-	if d := conformance.ReceiveWithin(t, worker, 10*time.Second, "Receive"); d.Request().ID != "c" {
+	if d := conformance.ReceiveWithin(t, worker, conformance.Generous, "Receive"); d.Request().ID != "c" {
 		t.Errorf("received %s, want c", d.Request().ID)
 	}
 }
@@ -180,8 +180,8 @@ func TestStaleDelivery(t *testing.T) {
 	if err := q.Send(ctx, request("a")); err != nil {
 		t.Fatal(err)
 	}
-	first := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive")
-	second := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive") // after the visibility timeout
+	first := conformance.ReceiveWithin(t, q, conformance.Generous, "Receive")
+	second := conformance.ReceiveWithin(t, q, conformance.Generous, "Receive") // after the visibility timeout
 	if second.Attempt() != 2 {
 		t.Fatalf("second delivery: attempt %d", second.Attempt())
 	}
@@ -196,7 +196,7 @@ func TestStaleDelivery(t *testing.T) {
 	if err := q.Send(ctx, request("b")); err != nil {
 		t.Fatal(err)
 	}
-	d := conformance.ReceiveWithin(t, q, 10*time.Second, "Receive")
+	d := conformance.ReceiveWithin(t, q, conformance.Generous, "Receive")
 	if err := q.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -224,8 +224,8 @@ func TestInboxHoldsEverything(t *testing.T) {
 			if r.ID != fmt.Sprint(i) {
 				t.Fatalf("response %d: got %s", i, r.ID)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("response %d not there after 10s", i)
+		case <-time.After(conformance.Generous):
+			t.Fatalf("response %d not there after %v", i, conformance.Generous)
 		}
 	}
 	wantCode(t, q.Reply(t.Context(), "nats.reply.x", imgrec.Response{ID: "r"}), imgrec.EINVALID, "Reply to another queue's address")

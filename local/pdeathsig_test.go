@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imgrec/imgrec/internal/conformance"
 )
 
 // A worker must not outlive a parent killed with SIGKILL, which has no
@@ -22,7 +24,7 @@ func TestWorkerDiesWithParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { parent.Process.Kill(); parent.Wait() })
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(conformance.Generous); ; time.Sleep(5 * time.Millisecond) {
 		if _, err := os.Stat(filepath.Join(dir, "parent.ready")); err == nil {
 			break
 		}
@@ -35,7 +37,7 @@ func TestWorkerDiesWithParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	parent.Wait()
-	for deadline := time.Now().Add(5 * time.Second); alive(worker); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(conformance.Generous); alive(worker); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			syscall.Kill(worker, syscall.SIGKILL)
 			t.Fatalf("worker pid %d outlived its parent", worker)

@@ -30,7 +30,7 @@ func newProvider(t *testing.T, mode string, cfg local.Config) (*local.Provider, 
 	}
 	p := local.New(cfg)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), conformance.Generous)
 		defer cancel()
 		if err := p.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
@@ -40,9 +40,8 @@ func newProvider(t *testing.T, mode string, cfg local.Config) (*local.Provider, 
 }
 
 func TestConformance(t *testing.T) {
-	p, dir := newProvider(t, "worker", local.Config{DrainTimeout: 5 * time.Second})
+	p, dir := newProvider(t, "worker", local.Config{DrainTimeout: conformance.Generous})
 	conformance.Provider(t, p, conformance.ProviderOptions{
-		Timeout: 5 * time.Second,
 		Poll:    10 * time.Millisecond,
 		SetBusy: func(t *testing.T, id string, busy bool) { setBusy(t, dir, id, busy) },
 	})
@@ -193,11 +192,12 @@ func launch(t *testing.T, p *local.Provider) string {
 	return id
 }
 
-// waitFor polls until instance id satisfies ok.
+// waitFor polls until instance id satisfies ok, failing t only after a
+// wait no slow machine reaches.
 func waitFor(t *testing.T, p *local.Provider, id string, ok func(imgrec.Instance) bool) imgrec.Instance {
 	t.Helper()
 	var last imgrec.Instance
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(conformance.Generous); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		insts, err := p.List(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -210,7 +210,7 @@ func waitFor(t *testing.T, p *local.Provider, id string, ok func(imgrec.Instance
 			}
 		}
 	}
-	t.Fatalf("timed out waiting for %s; last seen %+v", id, last)
+	t.Fatalf("waited %v for %s; last seen %+v", conformance.Generous, id, last)
 	return last
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/internal/conformance"
 	"github.com/imgrec/imgrec/natsq"
 )
 
@@ -37,4 +38,21 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkReceiveCancel measures how soon a Receive waiting through a TCP
+// client returns once its ctx ends (ms-late/op), a promise the tests do not
+// time.
+func BenchmarkReceiveCancel(b *testing.B) {
+	q, err := natsq.Embedded(natsq.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer q.Close()
+	worker, err := natsq.Dial(q.URL(), natsq.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer worker.Close()
+	conformance.BenchmarkReceiveCancel(b, worker, 20*time.Millisecond)
 }

@@ -5,24 +5,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/natsq"
 )
+
+// generous bounds every wait for something that must happen: only a hang,
+// never a slow or loaded machine, reaches it.
+const generous = time.Minute
 
 // TestEmbeddedRestart reopens the embedded server on the same directory:
 // waiting and in-flight requests and dead letters are all still there.
 func TestEmbeddedRestart(t *testing.T) {
 	t.Parallel()
-	cfg := natsq.Config{DataDir: t.TempDir(), Visibility: time.Second}
+	// The visibility timeout is what the test waits for held to come back;
+	// it must also outlast any stall between receiving a request and
+	// settling it.
+	cfg := natsq.Config{DataDir: t.TempDir(), Visibility: 3 * time.Second}
 	q := mustEmbedded(t, cfg)
 	for _, id := range []string{"a", "b", "c"} {
 		send(t, q, id)
 	}
-	dead := receive(t, q, 2*time.Second)
+	dead := receive(t, q)
 	if err := dead.DeadLetter(t.Context(), "before restart"); err != nil {
 		t.Fatalf("DeadLetter: %v", err)
 	}
-	held := receive(t, q, 2*time.Second) // never settled: in flight across the restart
+	held := receive(t, q) // never settled: in flight across the restart
 	if err := q.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -36,7 +46,7 @@ func TestEmbeddedRestart(t *testing.T) {
 	}
 	got := map[string]int{}
 	for range 2 {
-		d := receive(t, q, 3*time.Second)
+		d := receive(t, q)
 		got[d.Request().ID] = d.Attempt()
 		if err := d.Ack(t.Context()); err != nil {
 			t.Fatalf("Ack: %v", err)
@@ -55,7 +65,7 @@ func TestReconnect(t *testing.T) {
 	url, stop := startServer(t, port, dir)
 	q := mustDial(t, url, natsq.Config{Visibility: 5 * time.Second})
 	defer q.Close()
-	waiting := receiveAsync(t, q)
+	waiting := receiveAsync(t, q, url)
 
 	stop()
 	startServer(t, port, dir)
@@ -67,11 +77,11 @@ func TestReconnect(t *testing.T) {
 		if d.Request().ID != "after-restart" || d.Attempt() != 1 {
 			t.Errorf("received %s on attempt %d, want after-restart on attempt 1", d.Request().ID, d.Attempt())
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the Receive waiting through the restart got nothing")
+	case <-time.After(generous):
+		t.Fatalf("the Receive waiting through the restart got nothing within %v", generous)
 	}
 	send(t, q, "later")
-	if d := receive(t, q, 2*time.Second); d.Request().ID != "later" {
+	if d := receive(t, q); d.Request().ID != "later" {
 		t.Errorf("received %s, want later", d.Request().ID)
 	}
 }
@@ -84,7 +94,7 @@ func TestServerLostStore(t *testing.T) {
 	url, stop := startServer(t, port, t.TempDir())
 	q := mustDial(t, url, natsq.Config{Visibility: 5 * time.Second})
 	defer q.Close()
-	waiting := receiveAsync(t, q)
+	waiting := receiveAsync(t, q, url)
 
 	stop()
 	startServer(t, port, t.TempDir())
@@ -96,17 +106,19 @@ func TestServerLostStore(t *testing.T) {
 		if d.Request().ID != "after-restart" {
 			t.Errorf("received %s, want after-restart", d.Request().ID)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the Receive waiting through the restart got nothing")
+	case <-time.After(generous):
+		t.Fatalf("the Receive waiting through the restart got nothing within %v", generous)
 	}
 }
 
-// receiveAsync starts a Receive and waits until its pull is on the server.
-func receiveAsync(t *testing.T, q imgrec.Queue) <-chan imgrec.Delivery {
+// receiveAsync starts a Receive on q, a queue with the default prefix on the
+// server at url, and waits until the server reports its pull waiting on the
+// consumer.
+func receiveAsync(t *testing.T, q imgrec.Queue, url string) <-chan imgrec.Delivery {
 	t.Helper()
 	got := make(chan imgrec.Delivery, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*generous)
 		defer cancel()
 		d, err := q.Receive(ctx)
 		if err != nil {
@@ -115,16 +127,38 @@ func receiveAsync(t *testing.T, q imgrec.Queue) <-chan imgrec.Delivery {
 		}
 		got <- d
 	}()
-	time.Sleep(200 * time.Millisecond)
-	return got
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, consumer := natsq.DefaultPrefix+"_requests", natsq.DefaultPrefix+"_workers"
+	var last error
+	for deadline := time.Now().Add(generous); ; time.Sleep(10 * time.Millisecond) {
+		c, err := js.Consumer(t.Context(), stream, consumer)
+		if err == nil {
+			var info *jetstream.ConsumerInfo
+			if info, err = c.Info(t.Context()); err == nil && info.NumWaiting > 0 {
+				return got
+			}
+		}
+		last = err
+		if time.Now().After(deadline) {
+			t.Fatalf("no pull waiting on consumer %s within %v (last error %v)", consumer, generous, last)
+		}
+	}
 }
 
 // sendEventually retries Send while the connection comes back.
 func sendEventually(t *testing.T, q imgrec.Queue, id string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(generous)
 	for {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 		err := q.Send(ctx, imgrec.Request{ID: id, Key: id + ".JPEG", Sent: time.Now()})
 		cancel()
 		if err == nil {
@@ -145,9 +179,10 @@ func send(t *testing.T, q imgrec.Queue, id string) {
 	}
 }
 
-func receive(t *testing.T, q imgrec.Queue, within time.Duration) imgrec.Delivery {
+// receive waits for the next request, failing t after generous.
+func receive(t *testing.T, q imgrec.Queue) imgrec.Delivery {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), within)
+	ctx, cancel := context.WithTimeout(t.Context(), generous)
 	defer cancel()
 	d, err := q.Receive(ctx)
 	if err != nil {
@@ -156,10 +191,10 @@ func receive(t *testing.T, q imgrec.Queue, within time.Duration) imgrec.Delivery
 	return d
 }
 
-// waitStats polls Stats for up to a second until ok holds.
+// waitStats polls Stats until ok holds, failing t after generous.
 func waitStats(t *testing.T, q imgrec.Queue, when string, ok func(imgrec.QueueStats) bool) {
 	t.Helper()
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(generous)
 	for {
 		st, err := q.Stats(t.Context())
 		if err != nil {

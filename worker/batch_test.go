@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/vision"
@@ -46,6 +46,18 @@ func (g *gatedClassifier) Classify(ctx context.Context, imgs []*imgrec.Image, k 
 	return g.Classifier.Classify(ctx, imgs, k)
 }
 
+// countDecodes wraps cfg.Decode to count the images decoded, which are
+// then ready to batch.
+func countDecodes(cfg *Config) *atomic.Int32 {
+	var n atomic.Int32
+	decode := cfg.Decode
+	cfg.Decode = func(b []byte) (*imgrec.Image, error) {
+		defer n.Add(1)
+		return decode(b)
+	}
+	return &n
+}
+
 // release lets the held call go on; safe to call more than once.
 func (g *gatedClassifier) release() { g.once.Do(func() { close(g.open) }) }
 
@@ -76,10 +88,11 @@ func expectedLabels(t *testing.T) map[string]string {
 // requests up to Concurrency and no more, then classifies them in batches
 // of at most MaxBatch, and every answer is the image's own.
 func TestBatchesWhatIsInHand(t *testing.T) {
-	r := newRig(t, 10*time.Second)
+	r := newRig(t, noRedelivery)
 	gate := newGated(r.cfg.Classifier)
 	cfg := r.cfg
 	cfg.Classifier, cfg.MaxBatch, cfg.Concurrency = gate, 4, 8
+	decoded := countDecodes(&cfg)
 	const n = 14
 	for i := range n {
 		name := fmt.Sprintf("test_%d.JPEG", i)
@@ -93,6 +106,9 @@ func TestBatchesWhatIsInHand(t *testing.T) {
 	if s, _ := r.q.Stats(context.Background()); s.InFlight != cfg.Concurrency {
 		t.Fatalf("in hand %d, want Concurrency = %d", s.InFlight, cfg.Concurrency)
 	}
+	// Every image in hand is ready before the first batch is let go, so
+	// what follows is batched however slowly this machine decodes.
+	waitUntil(t, "every image in hand decoded", func() bool { return decoded.Load() == int32(cfg.Concurrency) })
 	gate.release()
 	want := expectedLabels(t)
 	for range n {
@@ -117,10 +133,11 @@ func TestBatchesWhatIsInHand(t *testing.T) {
 // TestInvalidImageDoesNotFailItsBatch: an image the classifier refuses
 // (too small) is dead-lettered alone; the rest of its batch is answered.
 func TestInvalidImageDoesNotFailItsBatch(t *testing.T) {
-	r := newRig(t, 10*time.Second)
+	r := newRig(t, noRedelivery)
 	gate := newGated(r.cfg.Classifier)
 	cfg := r.cfg
 	cfg.Classifier, cfg.MaxBatch, cfg.Concurrency = gate, 4, 5
+	decoded := countDecodes(&cfg)
 	var tiny bytes.Buffer
 	png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 8, 8)))
 	r.send(t, "warm-up", "test_9.JPEG", course(t, "test_9.JPEG")) // held in the first call
@@ -133,6 +150,7 @@ func TestInvalidImageDoesNotFailItsBatch(t *testing.T) {
 		r.send(t, fmt.Sprint("id-", i), name, course(t, name))
 	}
 	waitStats(t, r.q, func(s imgrec.QueueStats) bool { return s.Waiting == 0 && s.InFlight == 5 })
+	waitUntil(t, "every image in hand decoded", func() bool { return decoded.Load() == 5 })
 	gate.release()
 	answers := map[string]imgrec.Response{}
 	for range 5 {
@@ -157,7 +175,7 @@ func TestInvalidImageDoesNotFailItsBatch(t *testing.T) {
 // stay within it whatever MaxBatch and Concurrency allow; an image larger
 // than the whole budget still goes, alone.
 func TestPixelBudget(t *testing.T) {
-	r := newRig(t, 10*time.Second)
+	r := newRig(t, noRedelivery)
 	gate := newGated(r.cfg.Classifier)
 	cfg := r.cfg
 	cfg.Classifier, cfg.MaxBatch, cfg.Concurrency = gate, 8, 8

@@ -13,8 +13,9 @@ import (
 
 // ProviderOptions adapts the Provider suite to a backend.
 type ProviderOptions struct {
-	// Timeout bounds each wait for an asynchronous state change
-	// (default 30s; cloud backends need minutes).
+	// Timeout bounds each wait for an asynchronous state change (default
+	// Generous; cloud backends need minutes). It is a bound for a hang, not
+	// a promise of speed: the suite asserts none.
 	Timeout time.Duration
 	// Poll is the interval between Lists while waiting (default 50ms).
 	Poll time.Duration
@@ -30,7 +31,7 @@ type ProviderOptions struct {
 // and terminates them at the end.
 func Provider(t *testing.T, p imgrec.Provider, opt ProviderOptions) {
 	if opt.Timeout <= 0 {
-		opt.Timeout = 30 * time.Second
+		opt.Timeout = Generous
 	}
 	if opt.Poll <= 0 {
 		opt.Poll = 50 * time.Millisecond

@@ -9,6 +9,7 @@ package moto
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,6 +25,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
+// serverScript runs moto.server with its SQS races closed (see the script).
+//
+//go:embed server.py
+var serverScript string
+
 // Region and the static credentials every client of the test server uses.
 const (
 	Region    = "us-east-1"
@@ -35,7 +41,25 @@ const (
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	cmd      *exec.Cmd
-	logs     *bytes.Buffer
+	logs     *logBuffer
+}
+
+// logBuffer keeps the server's output; the server writes while tests read.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var (
@@ -92,15 +116,15 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(bytes.Buffer)}
-	s.cmd = exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(logBuffer)}
+	s.cmd = exec.Command(python, "-c", serverScript, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
 	s.cmd.SysProcAttr = dieWithParent()
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(startWait)
 	for {
 		resp, err := http.Get(s.Endpoint + "/moto-api/")
 		if err == nil {
@@ -109,7 +133,7 @@ func start() (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("not answering on %s after 30 s: %s", s.Endpoint, s.logs.String())
+			return nil, fmt.Errorf("not answering on %s after %v: %s", s.Endpoint, startWait, s.logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -171,9 +195,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Bounds for a hang, not promises of speed: a loaded machine may start
+// python slowly, and a test's waits (a minute each) all run under the one
+// Context.
+const (
+	startWait  = time.Minute
+	testBudget = 10 * time.Minute
+)
+
 // Context is a context for one test's calls to the server.
 func Context(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), testBudget)
 	t.Cleanup(cancel)
 	return ctx
 }
