@@ -83,7 +83,9 @@ func (q *Queue) next(ctx context.Context) (jetstream.Msg, error) {
 // until the server has dropped it, so that a request sent after Receive
 // returns does not go to the dead pull. A message the server sent just
 // before is caught by the drain and handed back with a Nak, at the cost of
-// one attempt, rather than left invisible for the visibility timeout.
+// one attempt, rather than left invisible for the visibility timeout; one
+// on its MaxDeliver-th delivery is dead-lettered instead, as Receive would,
+// since the server would never deliver it again.
 func (q *Queue) abandon(it jetstream.MessagesContext) {
 	q.mu.Lock()
 	if q.closed {
@@ -103,6 +105,12 @@ func (q *Queue) abandon(it jetstream.MessagesContext) {
 			if err != nil {
 				it.Stop()
 				return
+			}
+			// What no worker could take (its last delivery, or no request)
+			// is settled here, as Receive would; the rest goes back.
+			d, _ := q.deliver(context.Background(), msg)
+			if d == nil {
+				continue
 			}
 			if err := msg.Nak(); err != nil {
 				q.log.Warn("natsq: handing back a message after a cancelled receive failed", "err", err)
