@@ -104,7 +104,7 @@ func TestControllerOnEC2(t *testing.T) {
 		t.Fatal(err)
 	}
 	script, _ := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
-	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + userdata.Model, "--log-level info\n",
+	for _, want := range []string{"--queue " + queue, "--blobs " + blobs, "--model " + userdata.Model, "--log-level info",
 		"Environment=AWS_REGION=" + moto.Region, "Environment=AWS_ENDPOINT_URL=" + srv.Endpoint} {
 		if !strings.Contains(string(script), want) {
 			t.Errorf("user data of %s lacks %q:\n%s", launched[0], want, script)

@@ -22,11 +22,17 @@ func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // the error itself is printed by run
 	fs.Usage = func() {
 		fmt.Fprintf(e.stderr, "Usage: imgrec %s\n\nFlags (each also settable as IMGREC_<NAME>):\n", usage)
-		fs.SetOutput(e.stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		printDefaults(fs, e.stderr)
 	}
 	return fs
+}
+
+// printDefaults writes the flags' help to w (the FlagSet's own output is
+// silenced, see newFlags).
+func printDefaults(fs *flag.FlagSet, w io.Writer) {
+	fs.SetOutput(w)
+	defer fs.SetOutput(io.Discard)
+	fs.PrintDefaults()
 }
 
 // parseFlags parses args, taking defaults from IMGREC_* environment variables

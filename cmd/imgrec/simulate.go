@@ -44,7 +44,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stderr, "Usage: imgrec "+simulateUsage, policies.String(), simulate.WorkloadSyntax, simulate.DistSyntax)
 		fmt.Fprintln(e.stderr, "\nFlags (each also settable as IMGREC_<NAME>):")
-		fs.PrintDefaults()
+		printDefaults(fs, e.stderr)
 	}
 	policies := fs.String("policy", "a,b,c,d,e", "policies to compare, comma-separated")
 	workload := fs.String("workload", "burst:100", "when requests arrive (SPEC above)")
