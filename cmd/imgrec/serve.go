@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/local"
+	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/web"
 	"github.com/imgrec/imgrec/worker"
@@ -89,8 +91,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,
 	}
 
+	// serve packed the weights itself, so its web tier knows the model its
+	// workers run and never looks a result up under another.
+	digest, err := resnet.Digest(modelPath)
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(ctx, wf.config(web.Config{
 		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
+		Jobs: bk.jobs, Cache: bf.jobs.cache, Model: imgrec.Model{Digest: digest, Profile: *profile},
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	}))
 	if err != nil {

@@ -34,7 +34,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	defer bk.Close()
 	reg := newRegistry()
 	srv, err := web.New(ctx, wf.config(web.Config{
-		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
+		Queue: bk.queue, Input: bk.input, Output: bk.output, Jobs: bk.jobs, Cache: bf.jobs.cache, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	}))
 	if err != nil {
