@@ -107,9 +107,9 @@ func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDi
 func (bf *backendFlagSet) workerArgv(exe, queueURL, modelPath string, extra ...string) []string {
 	qf := bf.queue
 	argv := []string{exe, "worker", "--queue", queueURL, "--blobs", bf.blobsURL, "--model", modelPath,
-		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--extend-every", qf.extendEvery.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
-		"--log-level", "warn"}
+		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--extend-every", qf.extendEvery.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver)}
 	argv = append(argv, bf.jobs.args()...)
+	argv = append(argv, "--log-level", "warn")
 	argv = append(argv, bf.aws.args()...)
 	return append(argv, extra...)
 }
