@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,5 +127,41 @@ func TestCacheNeedsStoreAndModel(t *testing.T) {
 	cfg.Model = imgrec.Model{}
 	if _, err := New(cfg); err == nil {
 		t.Error("New with the cache on and no model: no error")
+	}
+}
+
+// flakyJobs fails the first Finishes it is asked for.
+type flakyJobs struct {
+	imgrec.JobStore
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *flakyJobs) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.Job, error) {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return imgrec.Job{}, imgrec.Errorf(imgrec.EUNAVAILABLE, "nats: timeout")
+	}
+	return f.JobStore.Finish(ctx, id, a)
+}
+
+// TestRecordRetries: a job store that fails a moment is tried again within
+// the same attempt, not by handing the request back.
+func TestRecordRetries(t *testing.T) {
+	r := newRig(t, time.Minute)
+	cfg, js := withJobs(t, r)
+	cfg.Jobs = &flakyJobs{JobStore: js, fails: recordTries - 1}
+	defer r.run(t, cfg)()
+	createJob(t, js, "job-5", "test_5.JPEG")
+	r.send(t, "job-5", "test_5.JPEG", course(t, "test_5.JPEG"))
+	resp := r.reply(t)
+	if !resp.Recorded || resp.Attempt != 1 {
+		t.Fatalf("reply %+v; want recorded on the first attempt", resp)
+	}
+	if j, err := js.Get(t.Context(), "job-5"); err != nil || j.State != imgrec.JobDone {
+		t.Fatalf("job: %+v, %v", j, err)
 	}
 }

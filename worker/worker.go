@@ -365,9 +365,15 @@ func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, i
 	t.log.Info("done", "label", label, "seconds", time.Since(t.start).Seconds())
 }
 
+// recordTries is how often a worker tries to record an answer before it
+// hands the request back; the lease is extended meanwhile.
+const recordTries = 4
+
 // record writes the answer into the request's job, and reports whether it
 // did. A job the store no longer holds (expired, or cleared by a reset) is
 // no failure: nobody can ask for it, and the output bucket has the result.
+// A store that fails is tried again a few times, a second or two in all,
+// before the request goes back to the queue for another attempt.
 func (w *Worker) record(ctx context.Context, t *task, a imgrec.Answer) (bool, error) {
 	if w.cfg.Jobs == nil {
 		return false, nil
@@ -376,12 +382,22 @@ func (w *Worker) record(ctx context.Context, t *task, a imgrec.Answer) (bool, er
 	if imgrec.CheckJobID(id) != nil {
 		return false, nil // not a web tier's job (a hand-made request)
 	}
-	_, err := w.cfg.Jobs.Finish(ctx, id, a)
-	if imgrec.ErrorCode(err) == imgrec.ENOTFOUND {
-		t.log.Info("no job to record the answer in (expired or reset)")
-		return false, nil
+	backoff := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err := w.cfg.Jobs.Finish(ctx, id, a)
+		switch {
+		case err == nil:
+			return true, nil
+		case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
+			t.log.Info("no job to record the answer in (expired or reset)")
+			return false, nil
+		case try == recordTries:
+			return false, err
+		}
+		t.log.Warn("recording the answer failed; trying again", "err", err, "in", backoff)
+		time.Sleep(backoff)
+		backoff *= 2
 	}
-	return err == nil, err
 }
 
 // keepModel records the worker's model now and every ModelEvery, until stop.
