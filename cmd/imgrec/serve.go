@@ -24,7 +24,7 @@ func init() {
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--queue URL] [--blobs URL]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	dataDir := fs.String("data-dir", defaultDataDir(), "where the embedded queue, the file buckets and the packed weights are kept")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the embedded queue and job store, the file buckets and the packed weights are kept")
 	modelFlag := fs.String("model", "", modelUsage)
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")

@@ -20,7 +20,7 @@ func init() {
 }
 
 func runWorker(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--model PATH] [flags]")
+	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--jobs nats://HOST:PORT|dynamodb://TABLE] [--model PATH] [flags]")
 	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	modelFlag := fs.String("model", "", modelUsage)
 	profileFlag := fs.String("profile", "reference", "preprocessing profile: reference or imagenet")
