@@ -190,12 +190,19 @@ func answers(t testing.TB, url string, ids map[string]string) map[string]imgrec.
 
 // TestServeRestartAnswersEveryJob: 200 jobs accepted with 202, serve
 // SIGKILLed at once (workers and all), started again on the same data
-// directory: every job is answered by id, with its image's label.
+// directory: every job is answered by id, with its image's label. An
+// Idempotency-Key used before the kill still names its job after it, and
+// the results are in the cache.
 func TestServeRestartAnswersEveryJob(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	imgs, want := distinctImages(t, "restart", 200)
 	first := serveAt(t, addr, dir)
-	ids := submitAll(t, first.url, imgs)
+	ids := submitAll(t, first.url, imgs[1:])
+	code, _, keyed, body := upload(t, first.url, "/v1/jobs", imgs[0], "before-the-kill")
+	if code != http.StatusAccepted {
+		t.Fatalf("submit with a key: %d %s", code, body)
+	}
+	ids[imgs[0].Name] = keyed.ID
 	first.kill(t)
 
 	again := serveAt(t, addr, dir)
@@ -216,6 +223,15 @@ func TestServeRestartAnswersEveryJob(t *testing.T) {
 		}
 	}
 	t.Logf("%d/%d jobs answered by id with the right label after SIGKILL and restart", right, len(imgs))
+
+	code, h, retry, body := upload(t, again.url, "/v1/jobs", imgs[0], "before-the-kill")
+	if code != http.StatusAccepted || retry.ID != keyed.ID || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("the key used before the kill, after it: %d %s; want job %s replayed", code, body, keyed.ID)
+	}
+	copied := loadgen.Image{Name: "copy.JPEG", Data: imgs[7].Data}
+	if code, _, j, body := upload(t, again.url, "/v1/classify", copied, ""); code != 200 || !j.Cached || j.Label != want[imgs[7].Name] {
+		t.Errorf("bytes answered before: %d %s; want %q from the cache", code, body, want[imgs[7].Name])
+	}
 }
 
 // checkTwoTiers runs the checks on two web tiers sharing a queue, a
