@@ -5,14 +5,15 @@
 // The table has one string partition key, pk, and one item per record: a job
 // ("job#<id>"), a cached result ("result#<image sha256>#<model digest>#<profile>")
 // or the workers' model ("model"). Each item holds the record as JSON (rec),
-// a job's state (st) and the end of its life in Unix seconds (expires), the
-// table's TTL attribute: DynamoDB deletes expired items on its own, within
-// days, so every read also treats an item whose expires has passed as gone,
-// and a Create may replace one.
+// a job's state (st) and answer (ans, JSON, once it has one), and the end of
+// its life in Unix seconds (expires), the table's TTL attribute: DynamoDB
+// deletes expired items on its own, within days, so every read also treats
+// an item whose expires has passed as gone, and a Create may replace one.
 //
 // Creates and answers are conditional writes (the id free or expired; the
 // job still queued), so a retry with an Idempotency-Key finds the first
-// attempt's job and the first answer wins. Reads of jobs are strongly
+// attempt's job and the first answer wins. An answer is one UpdateItem that
+// sets ans, st and expires, with no read before it. Reads of jobs are strongly
 // consistent: a job recorded before its 202 is there for the client's next
 // GET on any web tier. DynamoDB has no watch, so Await reads its jobs (one
 // BatchGetItem of up to 100) every Config.Poll.
@@ -43,6 +44,7 @@ const (
 	attrKey     = "pk"
 	attrRecord  = "rec"
 	attrState   = "st"
+	attrAnswer  = "ans"     // a job's answer: JSON of answer
 	attrExpires = "expires" // the table's TTL attribute
 )
 
@@ -195,8 +197,7 @@ func (s *Store) Get(ctx context.Context, id string) (imgrec.Job, error) {
 	if err != nil {
 		return imgrec.Job{}, wrapErr(err, "dynamojobs: get job %s", id)
 	}
-	var j imgrec.Job
-	live, err := decode(out.Item, &j)
+	j, live, err := decodeJob(out.Item)
 	switch {
 	case out.Item == nil || (err == nil && !live):
 		return imgrec.Job{}, imgrec.Errorf(imgrec.ENOTFOUND, "dynamojobs: job %s: not found", id)
@@ -206,36 +207,71 @@ func (s *Store) Get(ctx context.Context, id string) (imgrec.Job, error) {
 	return j, nil
 }
 
-// Finish writes the answer on the condition that the job is still queued
-// (and not expired); if that fails, another answer came first.
-func (s *Store) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.Job, error) {
-	for {
-		j, err := s.Get(ctx, id)
-		if err != nil || j.Over() {
-			return j, err
-		}
-		j = j.Finish(a, time.Now())
-		it, err := s.item(jobKey(id), j, j.State)
-		if err != nil {
-			return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
-		}
-		_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName: &s.table, Item: it,
-			ConditionExpression:      aws.String("#st = :queued AND #exp > :now"),
-			ExpressionAttributeNames: map[string]string{"#st": attrState, "#exp": attrExpires},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":queued": &types.AttributeValueMemberS{Value: imgrec.JobQueued},
-				":now":    &types.AttributeValueMemberN{Value: unixNow()},
-			},
-		})
-		if isConditionFailed(err) {
-			continue // answered or gone meanwhile: read it again
-		}
-		if err != nil {
-			return imgrec.Job{}, wrapErr(err, "dynamojobs: finish job %s", id)
-		}
-		return j, nil
+// answer is a job's answer as its item keeps it.
+type answer struct {
+	imgrec.Answer
+	Finished time.Time `json:"finished"`
+}
+
+// decodeJob reads a job's item: the job as created, with its answer if it
+// has one; false if it has expired.
+func decodeJob(it map[string]types.AttributeValue) (imgrec.Job, bool, error) {
+	var j imgrec.Job
+	live, err := decode(it, &j)
+	if err != nil || !live {
+		return j, live, err
 	}
+	if ans, ok := it[attrAnswer].(*types.AttributeValueMemberS); ok {
+		var a answer
+		if err := json.Unmarshal([]byte(ans.Value), &a); err != nil {
+			return j, false, fmt.Errorf("answer: %w", err)
+		}
+		j = j.Finish(a.Answer, a.Finished)
+	}
+	return j, true, nil
+}
+
+// Finish sets the answer, the state and a new expiry in one UpdateItem, on
+// the condition that the job is still queued (and not expired); if that
+// fails, another answer came first, or there is no job.
+func (s *Store) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.Job, error) {
+	if err := imgrec.CheckJobID(id); err != nil {
+		return imgrec.Job{}, err
+	}
+	now := time.Now()
+	state := imgrec.JobDone
+	if a.Error != "" {
+		state = imgrec.JobFailed
+	}
+	ans, err := json.Marshal(answer{Answer: a, Finished: now})
+	if err != nil {
+		return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(jobKey(id)),
+		UpdateExpression:         aws.String("SET #st = :state, #ans = :ans, #exp = :exp"),
+		ConditionExpression:      aws.String("#st = :queued AND #exp > :now"),
+		ExpressionAttributeNames: map[string]string{"#st": attrState, "#ans": attrAnswer, "#exp": attrExpires},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":state":  &types.AttributeValueMemberS{Value: state},
+			":ans":    &types.AttributeValueMemberS{Value: string(ans)},
+			":exp":    &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expiresAt(now), 10)},
+			":queued": &types.AttributeValueMemberS{Value: imgrec.JobQueued},
+			":now":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		return s.Get(ctx, id) // answered before, or gone
+	}
+	if err != nil {
+		return imgrec.Job{}, wrapErr(err, "dynamojobs: finish job %s", id)
+	}
+	j, _, err := decodeJob(out.Attributes)
+	if err != nil {
+		return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
+	}
+	return j, nil
 }
 
 func (s *Store) Delete(ctx context.Context, id string) error {
@@ -295,8 +331,7 @@ func (s *Store) look(ctx context.Context, ids []string) (over []imgrec.Job, miss
 			return nil, nil, wrapErr(err, "dynamojobs: await jobs")
 		}
 		for _, it := range out.Responses[s.table] {
-			var j imgrec.Job
-			live, err := decode(it, &j)
+			j, live, err := decodeJob(it)
 			if err != nil {
 				return nil, nil, fmt.Errorf("dynamojobs: await jobs: %w", err)
 			}
