@@ -28,6 +28,9 @@ type Response struct {
 	Worker    string       `json:"worker,omitempty"`
 	Attempt   int          `json:"attempt,omitempty"` // which delivery produced this answer; 1 unless a worker failed
 	Inference float64      `json:"inference_seconds,omitempty"`
+	// Recorded says the answer is in the job store already (the worker
+	// finished the job before replying); a web tier records it otherwise.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // A received request is leased to its worker: it stays invisible to other

@@ -43,15 +43,21 @@ func (u *uploadSlots) inProgress() int64 { return u.n.Load() }
 
 // accept takes an upload in, within the bound on uploads in progress: it
 // reads, checks, stores and queues the image, and returns its job.
-func (s *Server) accept(w http.ResponseWriter, r *http.Request, allowRaw, async bool) (*job, error) {
+func (s *Server) accept(w http.ResponseWriter, r *http.Request, allowRaw, async bool) (submitted, error) {
 	if !s.uploads.acquire() {
-		return nil, forClient(imgrec.Errorf(codeBusy, "too many uploads in progress (the limit is %d); try again in %s",
+		return submitted{}, forClient(imgrec.Errorf(codeBusy, "too many uploads in progress (the limit is %d); try again in %s",
 			s.uploads.max, busyRetryAfter))
 	}
 	defer s.uploads.release()
+	idemKey := r.Header.Get("Idempotency-Key")
+	if _, given := r.Header["Idempotency-Key"]; given {
+		if err := checkIdempotencyKey(idemKey); err != nil {
+			return submitted{}, err
+		}
+	}
 	u, err := s.readUpload(w, r, allowRaw)
 	if err != nil {
-		return nil, err
+		return submitted{}, err
 	}
-	return s.submit(r.Context(), u, async)
+	return s.submit(r.Context(), u, async, idemKey)
 }

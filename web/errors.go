@@ -37,7 +37,7 @@ func httpStatus(err error) int {
 		return http.StatusGatewayTimeout
 	case imgrec.EUNAVAILABLE, codeBusy:
 		return http.StatusServiceUnavailable
-	case codeUnprocessable:
+	case codeUnprocessable, codeKeyReused:
 		return http.StatusUnprocessableEntity
 	case codeForbidden:
 		return http.StatusForbidden

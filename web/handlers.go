@@ -41,11 +41,14 @@ func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
 
 // classify runs one upload to its answer. A worker's refusal is an error too.
 func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool) (job, error) {
-	submitted, err := s.accept(w, r, allowRaw, false)
+	sub, err := s.accept(w, r, allowRaw, false)
 	if err != nil {
 		return job{}, err
 	}
-	j, err := s.await(r.Context(), submitted.ID)
+	if sub.replayed {
+		w.Header().Set(replayedHeader, "true")
+	}
+	j, err := s.await(r.Context(), sub)
 	if err != nil {
 		return job{}, err
 	}
@@ -58,40 +61,71 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool)
 // codeUnprocessable marks an image a worker could not classify (HTTP 422).
 const codeUnprocessable = "unprocessable"
 
+// replayedHeader marks the answer to a retry with an Idempotency-Key
+// already used: the job is the first attempt's.
+const replayedHeader = "Idempotent-Replayed"
+
 func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	j, err := s.accept(w, r, true, true)
-	if err == nil {
-		w.Header().Set("Location", "/v1/jobs/"+j.ID)
-		got, _ := s.jobs.get(j.ID)
-		writeJSON(w, http.StatusAccepted, got)
+	sub, err := s.accept(w, r, true, true)
+	if err != nil {
+		s.metrics.observe("jobs", start, job{}, err)
+		s.jsonError(w, r, err)
 		return
 	}
-	s.metrics.observe("jobs", start, job{}, err)
-	s.jsonError(w, r, err)
+	if sub.replayed {
+		w.Header().Set(replayedHeader, "true")
+	} else if sub.job.Over() { // answered from the cache: no answer is coming to count
+		s.metrics.finished("jobs", sub.job)
+	}
+	w.Header().Set("Location", "/v1/jobs/"+sub.job.ID)
+	writeJSON(w, http.StatusAccepted, sub.job)
 }
 
+// notFound says a job is not in the store.
+func notFound(id string) error {
+	return imgrec.Errorf(imgrec.ENOTFOUND, "no job %q here (never submitted, expired after --job-ttl, or removed by a reset)", id)
+}
+
+// handleGetJob reads a job from the store, whichever web tier took it;
+// ?wait=10s waits up to that long for its answer.
 func (s *Server) handleGetJob(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if wait := r.URL.Query().Get("wait"); wait != "" {
-		// Long poll: ?wait=10s returns as soon as the job finishes.
-		d, err := time.ParseDuration(wait)
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > time.Minute {
-			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", wait))
+			s.jsonError(w, r, imgrec.Errorf(imgrec.EINVALID, "wait=%q: want a duration up to 1m", v))
 			return
 		}
-		select {
-		case <-s.jobs.wait(id):
-		case <-time.After(d):
-		case <-r.Context().Done():
-		}
+		wait = d
 	}
-	j, ok := s.jobs.get(id)
-	if !ok {
-		s.jsonError(w, r, imgrec.Errorf(imgrec.ENOTFOUND, "no job %q here (jobs are kept by the web tier that took them, until it restarts)", id))
+	if imgrec.CheckJobID(id) != nil {
+		s.jsonError(w, r, notFound(id))
 		return
 	}
-	writeJSON(w, http.StatusOK, j)
+	j, err := s.cfg.Jobs.Get(r.Context(), id)
+	if err == nil && !j.Over() && wait > 0 {
+		var over []job
+		var missing []string
+		over, missing, err = s.cfg.Jobs.Await(r.Context(), []string{id}, wait)
+		switch {
+		case len(over) == 1:
+			j = over[0]
+		case len(missing) == 1:
+			err = notFound(id)
+		}
+	}
+	switch {
+	case r.Context().Err() != nil:
+		return // the client left
+	case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
+		s.jsonError(w, r, notFound(id))
+	case err != nil:
+		s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store"))
+	default:
+		writeJSON(w, http.StatusOK, j)
+	}
 }
 
 // handleResults pages through the output bucket: ?prefix=&after=&limit=&q=.
@@ -141,8 +175,8 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// handleReset empties the queue, both buckets and the job list. It needs the
-// admin token as "Authorization: Bearer TOKEN".
+// handleReset empties the queue, both buckets and the job store (jobs and
+// cached results). It needs the admin token as "Authorization: Bearer TOKEN".
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.AdminToken == "" {
 		s.jsonError(w, r, &imgrec.Error{Code: codeForbidden, Message: "reset is disabled: start the web tier with --admin-token"})
@@ -169,7 +203,12 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, r, fmt.Errorf("output bucket: %w", err))
 		return
 	}
-	jobs := s.jobs.clear("cancelled by reset")
+	jobs, err := s.cfg.Jobs.Clear(ctx)
+	if err != nil {
+		s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store"))
+		return
+	}
+	s.waiting.clear("cancelled by reset")
 	s.log.Info("reset", "queued_requests", stats.Waiting, "dead_letters", stats.DeadLetters, "inputs", in, "outputs", out, "jobs", jobs)
 	writeJSON(w, http.StatusOK, map[string]int{
 		"queued_requests": stats.Waiting, "dead_letters": stats.DeadLetters,

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"sync"
 	"time"
 
@@ -9,121 +11,120 @@ import (
 
 // Job states as the API reports them.
 const (
-	JobQueued = "queued"
-	JobDone   = "done"
-	JobFailed = "failed"
+	JobQueued = imgrec.JobQueued
+	JobDone   = imgrec.JobDone
+	JobFailed = imgrec.JobFailed
 )
 
-// job is one upload's life in this web tier.
-type job struct {
-	ID        string              `json:"id"`
-	Name      string              `json:"name"` // file name as uploaded (sanitised)
-	Key       string              `json:"key"`  // input bucket key
-	State     string              `json:"state"`
-	Label     string              `json:"label,omitempty"`
-	Top       []imgrec.Prediction `json:"top,omitempty"`
-	Error     string              `json:"error,omitempty"`
-	Worker    string              `json:"worker,omitempty"`
-	Attempt   int                 `json:"attempt,omitempty"` // the delivery that answered; above 1 after a worker failed
-	Submitted time.Time           `json:"submitted"`
-	Finished  *time.Time          `json:"finished,omitempty"`
-	Seconds   float64             `json:"seconds,omitempty"` // upload to answer
+// job is what the API says of a job: the store's record.
+type job = imgrec.Job
 
-	async bool          // submitted through POST /v1/jobs: nobody waits, so the metrics are counted on finish
-	done  chan struct{} // closed when the job finishes
+// maxWaiting bounds the jobs one web tier waits on; beyond it the oldest
+// are dropped, which costs a synchronous client a look at the store when
+// its timeout ends, and the metrics an async job's answer.
+const maxWaiting = 100_000
+
+// waiter is a job this web tier took and whose answer comes to its inbox:
+// a synchronous request waits for it here, and an async job's answer is
+// counted in the metrics and the history when it arrives. The job store
+// has the answer too, for every other tier and after restarts.
+type waiter struct {
+	job   job  // as submitted
+	async bool // submitted through POST /v1/jobs: nobody waits, so the metrics are counted on its answer
+	done  chan struct{}
+	resp  imgrec.Response // the answer; set before done is closed
+	at    time.Time       // when it arrived
 }
 
-// jobTable remembers jobs by id, forgetting the oldest finished ones beyond max.
-type jobTable struct {
-	// onFinish sees each job as it finishes, before anyone waiting is woken.
-	onFinish func(job)
+// answered is the job with its answer; call once done is closed.
+func (w *waiter) answered() job {
+	return w.job.Finish(imgrec.AnswerOf(w.resp), w.at)
+}
 
+// waiters are the jobs this tier waits on, by id.
+type waiters struct {
 	mu    sync.Mutex
-	max   int
-	byID  map[string]*job
-	order []string // ids in submission order
+	byID  map[string]*waiter
+	order []string // ids in submission order, some answered since
 }
 
-func newJobTable(max int, onFinish func(job)) *jobTable {
-	return &jobTable{max: max, byID: map[string]*job{}, onFinish: onFinish}
-}
+func newWaiters() *waiters { return &waiters{byID: map[string]*waiter{}} }
 
-func (t *jobTable) add(j *job) {
-	j.done = make(chan struct{})
+// add starts waiting for j.
+func (t *waiters) add(j job, async bool) *waiter {
+	w := &waiter{job: j, async: async, done: make(chan struct{})}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.byID[j.ID] = j
+	t.byID[j.ID] = w
 	t.order = append(t.order, j.ID)
-	for len(t.byID) > t.max && len(t.order) > 0 {
-		old := t.byID[t.order[0]]
-		if old != nil && old.State == JobQueued {
-			break // never forget a job someone may still be waiting for
-		}
+	for len(t.byID) > maxWaiting || len(t.order) > 2*maxWaiting {
 		delete(t.byID, t.order[0])
 		t.order = t.order[1:]
 	}
+	return w
 }
 
-// get returns a copy of the job, safe to encode.
-func (t *jobTable) get(id string) (job, bool) {
+// get returns the waiter of job id, or nil.
+func (t *waiters) get(id string) *waiter {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	j, ok := t.byID[id]
+	return t.byID[id]
+}
+
+// remove stops waiting for job id, whose request could not be queued.
+func (t *waiters) remove(id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.byID, id)
+}
+
+// answer hands a response to its waiter and forgets it; nil if nobody here
+// waits for it.
+func (t *waiters) answer(r imgrec.Response) *waiter {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	w, ok := t.byID[r.ID]
 	if !ok {
-		return job{}, false
+		return nil
 	}
-	return *j, true
+	delete(t.byID, r.ID)
+	w.resp, w.at = r, time.Now()
+	close(w.done)
+	return w
 }
 
-// wait returns the channel closed when job id finishes.
-func (t *jobTable) wait(id string) <-chan struct{} {
+// clear answers every waiter with reason (a reset) and forgets them all.
+func (t *waiters) clear(reason string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if j, ok := t.byID[id]; ok {
-		return j.done
+	for _, w := range t.byID {
+		w.resp, w.at = imgrec.Response{ID: w.job.ID, Error: reason}, time.Now()
+		close(w.done)
 	}
-	closed := make(chan struct{})
-	close(closed)
-	return closed
+	t.byID, t.order = map[string]*waiter{}, nil
 }
 
-// finish records a worker's response; false if the job is unknown or
-// already finished.
-func (t *jobTable) finish(r imgrec.Response) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	j, ok := t.byID[r.ID]
-	if !ok || j.State != JobQueued {
-		return false
-	}
-	now := time.Now()
-	j.Finished = &now
-	j.Seconds = now.Sub(j.Submitted).Seconds()
-	j.Worker, j.Attempt = r.Worker, r.Attempt
-	if r.Error != "" {
-		j.State, j.Error = JobFailed, r.Error
-	} else {
-		j.State, j.Label, j.Top = JobDone, r.Label, r.Top
-	}
-	if t.onFinish != nil {
-		t.onFinish(*j)
-	}
-	close(j.done)
-	return true
-}
+// maxIdempotencyKey is the longest Idempotency-Key header taken.
+const maxIdempotencyKey = 255
 
-// clear forgets every job, failing those still queued.
-func (t *jobTable) clear(reason string) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := len(t.byID)
-	for _, j := range t.byID {
-		if j.State == JobQueued {
-			j.State, j.Error = JobFailed, reason
-			close(j.done)
+// checkIdempotencyKey refuses keys that are empty, longer than 255 bytes
+// or hold anything but printable ASCII.
+func checkIdempotencyKey(key string) error {
+	if key == "" || len(key) > maxIdempotencyKey {
+		return imgrec.Errorf(imgrec.EINVALID, "Idempotency-Key: want 1 to %d printable ASCII characters, got %d bytes", maxIdempotencyKey, len(key))
+	}
+	for _, c := range []byte(key) {
+		if c < 0x20 || c > 0x7e {
+			return imgrec.Errorf(imgrec.EINVALID, "Idempotency-Key: want printable ASCII characters only")
 		}
 	}
-	t.byID = map[string]*job{}
-	t.order = nil
-	return n
+	return nil
+}
+
+// idempotentID is the job id of an Idempotency-Key: every web tier derives
+// the same, so the store's create-if-absent decides, atomically, which
+// attempt makes the job. It starts with "k", which no random id (hex) has.
+func idempotentID(key string) string {
+	sum := sha256.Sum256([]byte("imgrec idempotency key\x00" + key))
+	return "k" + hex.EncodeToString(sum[:])[:23]
 }

@@ -19,12 +19,19 @@ const (
 	OutcomeBusy     = "busy"     // refused: too many uploads in progress
 )
 
+// Result cache lookups counted in imgrec_cache_lookups_total.
+const (
+	cacheHit  = "hit"  // answered from the cache
+	cacheMiss = "miss" // sent to a worker
+)
+
 type metrics struct {
 	duration *prometheus.HistogramVec
 	results  *prometheus.CounterVec
+	cache    *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer, q imgrec.Queue, uploads *uploadSlots) *metrics {
+func newMetrics(reg prometheus.Registerer, q imgrec.Queue, uploads *uploadSlots, cache bool) *metrics {
 	m := &metrics{
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "imgrec_request_duration_seconds",
@@ -36,8 +43,15 @@ func newMetrics(reg prometheus.Registerer, q imgrec.Queue, uploads *uploadSlots)
 			Help: "Uploads by outcome: ok, failed (worker refused), rejected (bad or too slow upload), timeout, error, busy (too many uploads in progress).",
 		}, []string{"outcome"}),
 	}
+	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "imgrec_cache_lookups_total",
+		Help: "Uploads looked up in the result cache: hit (answered from it, no worker) or miss (sent to a worker).",
+	}, []string{"outcome"})
 	for _, o := range []string{OutcomeOK, OutcomeFailed, OutcomeRejected, OutcomeTimeout, OutcomeError, OutcomeBusy} {
 		m.results.WithLabelValues(o)
+	}
+	for _, o := range []string{cacheHit, cacheMiss} {
+		m.cache.WithLabelValues(o)
 	}
 	if reg != nil {
 		stat := func(f func(imgrec.QueueStats) int) func() float64 {
@@ -50,6 +64,9 @@ func newMetrics(reg prometheus.Registerer, q imgrec.Queue, uploads *uploadSlots)
 				}
 				return float64(f(st))
 			}
+		}
+		if cache {
+			reg.MustRegister(m.cache)
 		}
 		reg.MustRegister(m.duration, m.results,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_queue_depth", Help: "Requests waiting or in flight (-1: queue unreachable)."},
@@ -70,7 +87,7 @@ func (m *metrics) observe(endpoint string, start time.Time, j job, err error) {
 		m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
 	case code == codeUnprocessable:
 		outcome = OutcomeFailed
-	case code == imgrec.EINVALID || code == imgrec.ETOOLARGE || code == codeTooSlow:
+	case code == imgrec.EINVALID || code == imgrec.ETOOLARGE || code == codeTooSlow || code == codeKeyReused:
 		outcome = OutcomeRejected
 	case code == codeBusy:
 		outcome = OutcomeBusy

@@ -1,6 +1,7 @@
 // Package web is the web tier: it takes image uploads over HTTP, stores each
-// image in the input bucket, queues a request and answers with the label
-// once a worker replies. It serves the course's plain-text endpoint, a JSON
+// image in the input bucket, records its job in the job store, queues a
+// request and answers with the label once a worker replies (or at once from
+// the result cache). Any web tier sharing the job store answers for any job. It serves the course's plain-text endpoint, a JSON
 // API, the web page (with the live history its charts draw), health and
 // Prometheus metrics.
 package web
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,17 +24,28 @@ import (
 const (
 	DefaultMaxUploadBytes = 10 << 20
 	DefaultTimeout        = 60 * time.Second
-	DefaultMaxJobs        = 100_000
 	// DefaultMaxUploadsInProgress is above the course workload's 100
 	// uploads at once; with 10 MiB uploads it bounds their bodies to 1.25 GiB.
 	DefaultMaxUploadsInProgress = 128
 )
 
-// Config wires the web tier to its queue and buckets.
+// Config wires the web tier to its queue, buckets and job store.
 type Config struct {
 	Queue  imgrec.Queue
 	Input  imgrec.BlobStore
 	Output imgrec.BlobStore
+	// Jobs keeps every job (and the result cache), shared with the other
+	// web tiers and the workers; its expiry bounds what is kept.
+	Jobs imgrec.JobStore
+	// Cache answers an upload whose bytes the workers have classified
+	// before, under the model they run, from the result cache: no request,
+	// no worker. The output bucket gets its record all the same.
+	Cache bool
+	// Model is the model the workers run, when this process knows it
+	// (serve); zero: the one the workers last recorded in Jobs. A wrong
+	// model only finds nothing: results are kept under the model that
+	// computed them.
+	Model imgrec.Model
 	// Check refuses uploads that are no image a worker could take, from
 	// their header: format, dimensions, the pixel limit (vision.Check). A
 	// file corrupt further on is refused by the worker that decodes it,
@@ -44,7 +57,6 @@ type Config struct {
 	MaxPixels      int64         // shown on the page before upload (Check enforces it); 0 shows none
 	Timeout        time.Duration // how long a synchronous request waits for its answer
 	AdminToken     string        // enables POST /v1/reset; empty disables it
-	MaxJobs        int           // finished jobs remembered for GET /v1/jobs/{id}
 	// MaxUploadsInProgress bounds the uploads being received, stored and
 	// queued at once (POST /, /v1/classify, /v1/jobs); beyond it they get
 	// 503 with Retry-After. Negative: no bound.
@@ -76,7 +88,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	inbox   imgrec.Inbox
-	jobs    *jobTable
+	waiting *waiters
 	uploads *uploadSlots
 	metrics *metrics
 	mux     *http.ServeMux
@@ -85,21 +97,25 @@ type Server struct {
 	history      *history
 	stopSampling chan struct{}
 	samplingDone chan struct{}
+
+	closeOnce sync.Once
+
+	modelMu        sync.Mutex // the workers' model, as last read from Jobs
+	workersModel   imgrec.Model
+	workersModelOK bool
+	workersModelAt time.Time
 }
 
 // New opens the reply inbox and builds the routes.
 func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.Queue == nil || cfg.Input == nil || cfg.Output == nil || cfg.Check == nil {
-		return nil, errors.New("web: queue, buckets and decoder are required")
+	if cfg.Queue == nil || cfg.Input == nil || cfg.Output == nil || cfg.Jobs == nil || cfg.Check == nil {
+		return nil, errors.New("web: queue, buckets, job store and decoder are required")
 	}
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = DefaultMaxUploadBytes
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.MaxJobs <= 0 {
-		cfg.MaxJobs = DefaultMaxJobs
 	}
 	if cfg.MaxUploadsInProgress == 0 {
 		cfg.MaxUploadsInProgress = DefaultMaxUploadsInProgress
@@ -118,16 +134,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}),
+	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}), waiting: newWaiters(),
 		history: &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
 	s.uploads = &uploadSlots{max: int64(max(cfg.MaxUploadsInProgress, 0))}
-	s.metrics = newMetrics(cfg.Registry, cfg.Queue, s.uploads)
-	s.jobs = newJobTable(cfg.MaxJobs, func(j job) {
-		s.history.answered.Add(1)
-		if j.async {
-			s.metrics.finished("jobs", j)
-		}
-	})
+	s.metrics = newMetrics(cfg.Registry, cfg.Queue, s.uploads, cfg.Cache)
 	go s.receiveReplies()
 	go s.sampleHistory()
 	s.routes()
@@ -163,20 +173,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops receiving replies and sampling; requests still waiting time out.
+// Closing it again does nothing.
 func (s *Server) Close() error {
-	close(s.stopSampling)
-	<-s.samplingDone
-	err := s.inbox.Close()
-	<-s.done
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stopSampling)
+		<-s.samplingDone
+		err = s.inbox.Close()
+		<-s.done
+	})
 	return err
 }
 
-// receiveReplies routes every response to its job (and any waiting request).
+// receiveReplies hands every response to whoever waits for it here. The
+// worker has recorded the answer in the job already; one it could not (or a
+// queue's own dead-lettering) is recorded here, for every other tier.
 func (s *Server) receiveReplies() {
 	defer close(s.done)
 	for resp := range s.inbox.Responses() {
-		if !s.jobs.finish(resp) {
-			s.log.Debug("reply for an unknown or finished job (another web tier's, or from before a restart)", "id", resp.ID)
+		if !resp.Recorded && imgrec.CheckJobID(resp.ID) == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+			_, err := s.cfg.Jobs.Finish(ctx, resp.ID, imgrec.AnswerOf(resp))
+			cancel()
+			if err != nil && imgrec.ErrorCode(err) != imgrec.ENOTFOUND {
+				s.log.Warn("recording an answer in its job failed", "id", resp.ID, "err", err)
+			}
+		}
+		w := s.waiting.answer(resp)
+		if w == nil {
+			s.log.Debug("reply for a job nobody here waits for (answered, dropped or reset)", "id", resp.ID)
+			continue
+		}
+		s.history.answered.Add(1)
+		if w.async {
+			s.metrics.finished("jobs", w.answered())
 		}
 	}
 }
+
+// recordTimeout bounds recording an answer the worker could not.
+const recordTimeout = 10 * time.Second

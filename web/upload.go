@@ -176,18 +176,65 @@ func (s *Server) storeInput(ctx context.Context, u *upload) (string, error) {
 	return "", imgrec.Errorf(imgrec.ECONFLICT, "could not find a free key for %s", u.name)
 }
 
-// submit checks, stores and queues an upload and returns its job; async
-// jobs have nobody waiting for them.
-func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error) {
+// submitted is an upload's job as accept returns it.
+type submitted struct {
+	job job
+	// wait hears the answer on this tier's inbox; nil when the job is
+	// over already (a cache hit, a replay) or another tier took it.
+	wait *waiter
+	// replayed: an earlier request with the same Idempotency-Key made the
+	// job; this one added nothing.
+	replayed bool
+}
+
+// submit checks an upload, then records its job and queues its request; or
+// answers it from the result cache; or, for a retry with an Idempotency-Key
+// already used, returns the first attempt's job. async jobs have nobody
+// waiting for them.
+func (s *Server) submit(ctx context.Context, u *upload, async bool, idemKey string) (submitted, error) {
 	if err := s.cfg.Check(u.data); err != nil {
-		return nil, err
+		return submitted{}, err
+	}
+	digest := imgrec.ImageDigest(u.data)
+	id := newID()
+	if idemKey != "" {
+		id = idempotentID(idemKey)
+		old, err := s.cfg.Jobs.Get(ctx, id)
+		if err == nil {
+			return s.replay(old, digest, idemKey)
+		}
+		if imgrec.ErrorCode(err) != imgrec.ENOTFOUND {
+			return submitted{}, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store")
+		}
 	}
 	key, err := s.storeInput(ctx, u)
 	if err != nil {
-		return nil, err
+		return submitted{}, err
 	}
-	j := &job{ID: newID(), Name: u.name, Key: key, State: JobQueued, Submitted: time.Now(), async: async}
-	s.jobs.add(j)
+	j := job{ID: id, Name: u.name, Key: key, State: JobQueued, Image: digest, Submitted: time.Now()}
+	if r, ok := s.cached(ctx, digest); ok {
+		// The output bucket gets the name's record, as from a worker,
+		// before anyone hears the answer.
+		out := imgrec.OutputKey(key)
+		if err := s.cfg.Output.Put(ctx, out, []byte(imgrec.OutputRecord{Name: out, Label: r.Label}.String())); err != nil {
+			return submitted{}, fmt.Errorf("store result %s: %w", out, err)
+		}
+		j = j.Finish(imgrec.Answer{Label: r.Label, Top: r.Top}, time.Now())
+		j.Cached = true
+	}
+	created, err := s.cfg.Jobs.Create(ctx, j)
+	switch {
+	case imgrec.ErrorCode(err) == imgrec.ECONFLICT && idemKey != "":
+		return s.replay(created, digest, idemKey) // a concurrent attempt with the key came first
+	case err != nil:
+		return submitted{}, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store")
+	}
+	if j.Over() {
+		s.history.answered.Add(1)
+		return submitted{job: j}, nil
+	}
+	// Waiting starts before the request leaves: its answer may come at once.
+	w := s.waiting.add(j, async)
 	req := imgrec.Request{ID: j.ID, Key: key, ReplyTo: s.inbox.Address(), Sent: j.Submitted}
 	if len(u.data) <= s.cfg.InlineMaxBytes {
 		req.Image = u.data
@@ -198,28 +245,122 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool) (*job, error
 		err = s.cfg.Queue.Send(ctx, req)
 	}
 	if err != nil {
-		s.jobs.finish(imgrec.Response{ID: j.ID, Error: "could not queue the request"}) // the details go to the log, not to whoever reads the job
-		return nil, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
+		// No job without a request: the client gets 503, not an id that
+		// would never be answered, and its Idempotency-Key is free again.
+		s.waiting.remove(j.ID)
+		if derr := s.cfg.Jobs.Delete(context.WithoutCancel(ctx), j.ID); derr != nil {
+			s.log.Warn("forgetting a job whose request could not be queued failed; it stays queued until it expires", "id", j.ID, "err", derr)
+		}
+		return submitted{}, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "request queue")
 	}
 	if s.cfg.Submitted != nil {
 		s.cfg.Submitted()
 	}
-	return j, nil
+	return submitted{job: j, wait: w}, nil
 }
 
-// await waits for the job's answer, the timeout, or the client leaving.
-func (s *Server) await(ctx context.Context, id string) (job, error) {
+// codeKeyReused marks an Idempotency-Key sent again with another image (422).
+const codeKeyReused = "idempotency_key_reused"
+
+// replay answers a retry with an Idempotency-Key with the first attempt's
+// job, if it sent the same image.
+func (s *Server) replay(old job, digest, idemKey string) (submitted, error) {
+	if old.Image != digest {
+		return submitted{}, imgrec.Errorf(codeKeyReused, "Idempotency-Key %q was first sent with another image (job %s, %s): "+
+			"send that image again for its job, or use a new key for this one", idemKey, old.ID, old.Name)
+	}
+	sub := submitted{job: old, replayed: true}
+	if !old.Over() {
+		sub.wait = s.waiting.get(old.ID)
+	}
+	return sub, nil
+}
+
+// await waits for a submitted job's answer, the timeout, or the client
+// leaving.
+func (s *Server) await(ctx context.Context, sub submitted) (job, error) {
+	if sub.job.Over() {
+		return sub.job, nil
+	}
+	id := sub.job.ID
 	timer := time.NewTimer(s.cfg.Timeout)
 	defer timer.Stop()
-	select {
-	case <-s.jobs.wait(id):
-		j, _ := s.jobs.get(id)
-		return j, nil
-	case <-timer.C:
-		return job{}, forClient(imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id))
-	case <-ctx.Done():
-		return job{}, ctx.Err()
+	if sub.wait != nil {
+		select {
+		case <-sub.wait.done:
+			return sub.wait.answered(), nil
+		case <-timer.C:
+		case <-ctx.Done():
+			return job{}, ctx.Err()
+		}
+	} else {
+		// Another tier took the job (this is a retry): follow the store.
+		over, _, err := s.cfg.Jobs.Await(ctx, []string{id}, s.cfg.Timeout)
+		switch {
+		case len(over) == 1:
+			return over[0], nil
+		case ctx.Err() != nil:
+			return job{}, ctx.Err()
+		case err != nil:
+			return job{}, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store")
+		}
 	}
+	// A last look, for an answer whose reply was lost.
+	if j, err := s.cfg.Jobs.Get(ctx, id); err == nil && j.Over() {
+		return j, nil
+	}
+	return job{}, forClient(imgrec.Errorf(imgrec.ETIMEOUT, "no answer within %s; the request stays queued as job %s (GET /v1/jobs/%s)", s.cfg.Timeout, id, id))
+}
+
+// cached looks the image up in the result cache under the model the
+// workers run; the cache is an optimisation, so a store that fails costs a
+// miss, not the upload.
+func (s *Server) cached(ctx context.Context, digest string) (imgrec.Result, bool) {
+	if !s.cfg.Cache {
+		return imgrec.Result{}, false
+	}
+	m, ok := s.model(ctx)
+	if !ok {
+		s.metrics.cache.WithLabelValues(cacheMiss).Inc()
+		return imgrec.Result{}, false
+	}
+	r, err := s.cfg.Jobs.Result(ctx, imgrec.ResultKey{Image: digest, Digest: m.Digest, Profile: m.Profile})
+	if err != nil {
+		if imgrec.ErrorCode(err) != imgrec.ENOTFOUND {
+			s.log.Warn("result cache lookup failed; asking a worker", "err", err)
+		}
+		s.metrics.cache.WithLabelValues(cacheMiss).Inc()
+		return imgrec.Result{}, false
+	}
+	s.metrics.cache.WithLabelValues(cacheHit).Inc()
+	return r, true
+}
+
+// modelRefresh is how long a web tier that does not know its workers' model
+// trusts the one they last recorded.
+const modelRefresh = 10 * time.Second
+
+// model is the model the workers run: Config.Model, or else the one the
+// workers last recorded in the store, read again every modelRefresh.
+func (s *Server) model(ctx context.Context) (imgrec.Model, bool) {
+	if s.cfg.Model.Digest != "" {
+		return s.cfg.Model, true
+	}
+	s.modelMu.Lock()
+	m, ok, fresh := s.workersModel, s.workersModelOK, time.Since(s.workersModelAt) < modelRefresh
+	s.modelMu.Unlock()
+	if fresh {
+		return m, ok
+	}
+	m, err := s.cfg.Jobs.Model(ctx)
+	ok = err == nil
+	if err != nil && imgrec.ErrorCode(err) != imgrec.ENOTFOUND {
+		s.log.Warn("reading the workers' model failed", "err", err)
+	}
+	s.modelMu.Lock()
+	s.workersModel, s.workersModelOK, s.workersModelAt = m, ok, time.Now()
+	s.modelMu.Unlock()
+	return m, ok
 }
 
 func newID() string {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
@@ -11,11 +10,11 @@ import (
 
 // maxWatchIDs bounds one watch request. The page keeps at most this many of
 // its uploads unanswered, so a single connection follows all of them.
-const maxWatchIDs = 100
+const maxWatchIDs = imgrec.MaxAwaitIDs
 
 // handleWatchJobs is GET /v1/jobs?ids=A,B,C[&wait=30s]: of the listed jobs,
-// those that have finished, and the ids this tier does not know (taken by
-// another web tier, or forgotten by a restart or reset). With wait it
+// those that have finished, and the ids the job store does not hold (never
+// submitted, expired or reset), whichever web tier took them. With wait it
 // answers as soon as one of them finishes, or with none when wait ends.
 // One long poll for many jobs keeps a page with hundreds of uploads inside
 // the browser's six connections per server.
@@ -35,43 +34,34 @@ func (s *Server) handleWatchJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	out := s.finishedJobs(ids)
-	if len(out.Jobs)+len(out.Unknown) == 0 && wait > 0 {
-		s.waitAny(r, ids, wait)
-		out = s.finishedJobs(ids)
+	out := watchedJobs{Jobs: []job{}, Unknown: []string{}}
+	var valid []string
+	for _, id := range ids {
+		if imgrec.CheckJobID(id) != nil {
+			out.Unknown = append(out.Unknown, id) // no store could hold it
+		} else {
+			valid = append(valid, id)
+		}
+	}
+	if len(valid) > 0 {
+		if len(out.Unknown) > 0 {
+			wait = 0 // there is an answer already
+		}
+		over, missing, err := s.cfg.Jobs.Await(r.Context(), valid, wait)
+		if r.Context().Err() != nil {
+			return // the client left
+		}
+		if err != nil {
+			s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store"))
+			return
+		}
+		out.Jobs = append(out.Jobs, over...)
+		out.Unknown = append(out.Unknown, missing...)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 type watchedJobs struct {
 	Jobs    []job    `json:"jobs"`    // finished (done or failed)
-	Unknown []string `json:"unknown"` // ids this tier does not know
-}
-
-func (s *Server) finishedJobs(ids []string) watchedJobs {
-	out := watchedJobs{Jobs: []job{}, Unknown: []string{}}
-	for _, id := range ids {
-		j, ok := s.jobs.get(id)
-		switch {
-		case !ok:
-			out.Unknown = append(out.Unknown, id)
-		case j.State != JobQueued:
-			out.Jobs = append(out.Jobs, j)
-		}
-	}
-	return out
-}
-
-// waitAny returns when one of the jobs finishes, wait passes or the client leaves.
-func (s *Server) waitAny(r *http.Request, ids []string, wait time.Duration) {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	cases := []reflect.SelectCase{
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.Context().Done())},
-	}
-	for _, id := range ids {
-		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.jobs.wait(id))})
-	}
-	reflect.Select(cases)
+	Unknown []string `json:"unknown"` // ids the job store does not hold
 }

@@ -1,5 +1,6 @@
 // Package worker is the app tier's loop: pull a request, fetch the image,
-// classify it, store the result, reply, and only then acknowledge.
+// classify it, store the result, record the answer in the job, reply, and
+// only then acknowledge.
 package worker
 
 import (
@@ -34,6 +35,9 @@ const (
 	// DefaultMaxPixelsInHand is two images at vision's default pixel limit:
 	// about 1 GiB of decoded RGB and tensors.
 	DefaultMaxPixelsInHand = 80_000_000
+	// DefaultModelEvery is how often a worker that fills the result cache
+	// records its model again, well within the store's TTL.
+	DefaultModelEvery = time.Hour
 )
 
 // Config wires a worker to its queue, buckets and classifier.
@@ -43,6 +47,17 @@ type Config struct {
 	Output     imgrec.BlobStore
 	Classifier imgrec.Classifier
 	Decode     func([]byte) (*imgrec.Image, error)
+	// Jobs is where each answer is recorded in its job, before the reply
+	// and the ack, so that it survives the web tier that took the upload.
+	// Nil: answers go by reply only.
+	Jobs imgrec.JobStore
+	// Cache, with Jobs, keeps every label in the result cache under the
+	// image's SHA-256 and Model, and records Model for the web tiers (at
+	// start and every ModelEvery), so that they answer the same bytes again
+	// without a worker.
+	Cache      bool
+	Model      imgrec.Model  // what Classifier runs: weights digest and profile
+	ModelEvery time.Duration // default DefaultModelEvery
 
 	ID          string        // instance id, reported in responses
 	MaxAttempts int           // deliveries before a request is dead-lettered
@@ -114,6 +129,17 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.MaxPixelsInHand <= 0 {
 		cfg.MaxPixelsInHand = DefaultMaxPixelsInHand
 	}
+	if cfg.ModelEvery <= 0 {
+		cfg.ModelEvery = DefaultModelEvery
+	}
+	if cfg.Cache {
+		if cfg.Jobs == nil {
+			return nil, errors.New("worker: the result cache needs a job store")
+		}
+		if err := cfg.Model.Check(); err != nil {
+			return nil, fmt.Errorf("worker: the result cache needs the model: %w", err)
+		}
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -129,7 +155,8 @@ type task struct {
 	log           *slog.Logger
 	start         time.Time
 	img           *imgrec.Image
-	pixels        int64 // of the worker's budget, held until img is classified
+	digest        string // hex SHA-256 of the image's bytes, with the cache on
+	pixels        int64  // of the worker's budget, held until img is classified
 	stopExtending func()
 }
 
@@ -137,6 +164,10 @@ type task struct {
 // once the requests in hand are finished: cancelling ctx is a drain, never an
 // interruption.
 func (w *Worker) Run(ctx context.Context) error {
+	if w.cfg.Cache {
+		stop := w.keepModel()
+		defer stop()
+	}
 	w.status(imgrec.WorkerReady)
 	slots := make(chan struct{}, w.cfg.Concurrency)
 	ready := make(chan *task, w.cfg.Concurrency) // never blocks: a slot is held per task
@@ -244,6 +275,9 @@ func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
 		err = permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}
 	case err != nil:
 	default:
+		if w.cfg.Cache {
+			t.digest = imgrec.ImageDigest(data)
+		}
 		t.pixels = w.holdPixels(data)
 		if t.img, err = w.cfg.Decode(data); err != nil {
 			w.releasePixels(t)
@@ -295,7 +329,8 @@ func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.Wa
 	}
 }
 
-// finish stores the result, replies, and only then acknowledges.
+// finish stores the result, caches it, records it in the job, replies, and
+// only then acknowledges.
 func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, inference float64) {
 	req := t.d.Request()
 	key := imgrec.OutputKey(req.Key)
@@ -304,8 +339,20 @@ func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, i
 		w.fail(ctx, t, fmt.Errorf("store result %s: %w", key, err))
 		return
 	}
+	if w.cfg.Cache && t.digest != "" {
+		k := imgrec.ResultKey{Image: t.digest, Digest: w.cfg.Model.Digest, Profile: w.cfg.Model.Profile}
+		if err := w.cfg.Jobs.PutResult(ctx, k, imgrec.Result{Label: label, Top: top, At: time.Now().UTC()}); err != nil {
+			t.log.Warn("caching the result failed; the next upload of this image goes to a worker", "err", err)
+		}
+	}
+	answer := imgrec.Answer{Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt()}
+	recorded, err := w.record(ctx, t, answer)
+	if err != nil {
+		w.fail(ctx, t, fmt.Errorf("record the answer of job %s: %w", req.ID, err))
+		return
+	}
 	if req.ReplyTo != "" {
-		resp := imgrec.Response{ID: req.ID, Key: key, Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt(), Inference: inference}
+		resp := imgrec.Response{ID: req.ID, Key: key, Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt(), Inference: inference, Recorded: recorded}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
 			t.log.Warn("reply failed; the result is in the output bucket", "err", err)
 		}
@@ -316,6 +363,70 @@ func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, i
 		return
 	}
 	t.log.Info("done", "label", label, "seconds", time.Since(t.start).Seconds())
+}
+
+// recordTries is how often a worker tries to record an answer before it
+// hands the request back; the lease is extended meanwhile.
+const recordTries = 4
+
+// record writes the answer into the request's job, and reports whether it
+// did. A job the store no longer holds (expired, or cleared by a reset) is
+// no failure: nobody can ask for it, and the output bucket has the result.
+// A store that fails is tried again a few times, a second or two in all,
+// before the request goes back to the queue for another attempt.
+func (w *Worker) record(ctx context.Context, t *task, a imgrec.Answer) (bool, error) {
+	if w.cfg.Jobs == nil {
+		return false, nil
+	}
+	id := t.d.Request().ID
+	if imgrec.CheckJobID(id) != nil {
+		return false, nil // not a web tier's job (a hand-made request)
+	}
+	backoff := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		_, err := w.cfg.Jobs.Finish(ctx, id, a)
+		switch {
+		case err == nil:
+			return true, nil
+		case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
+			t.log.Info("no job to record the answer in (expired or reset)")
+			return false, nil
+		case try == recordTries:
+			return false, err
+		}
+		t.log.Warn("recording the answer failed; trying again", "err", err, "in", backoff)
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+}
+
+// keepModel records the worker's model now and every ModelEvery, until stop.
+func (w *Worker) keepModel() (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	set := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		m := w.cfg.Model
+		m.Since = time.Now().UTC()
+		if err := w.cfg.Jobs.SetModel(ctx, m); err != nil {
+			w.log.Warn("recording the model for the result cache failed", "err", err)
+		}
+	}
+	set()
+	wg.Go(func() {
+		tick := time.NewTicker(w.cfg.ModelEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				set()
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // fail dead-letters a request that cannot succeed and hands back one that
@@ -342,8 +453,12 @@ func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
 		log.Error("dead-letter failed; the request will come back", "err", err)
 		return
 	}
+	recorded, err := w.record(ctx, t, imgrec.Answer{Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()})
+	if err != nil {
+		log.Warn("recording the failure in the job failed; the web tier records it from the reply", "err", err)
+	}
 	if req.ReplyTo != "" {
-		resp := imgrec.Response{ID: req.ID, Key: imgrec.OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()}
+		resp := imgrec.Response{ID: req.ID, Key: imgrec.OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt(), Recorded: recorded}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
 			log.Warn("reply failed", "err", err)
 		}

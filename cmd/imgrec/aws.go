@@ -61,7 +61,7 @@ type awsFlagSet struct {
 
 func awsFlags(fs *flag.FlagSet) *awsFlagSet {
 	af := &awsFlagSet{}
-	fs.StringVar(&af.endpointURL, "endpoint-url", "", "S3/SQS/EC2-compatible endpoint, e.g. http://127.0.0.1:5000 (default $AWS_ENDPOINT_URL, else AWS itself)")
+	fs.StringVar(&af.endpointURL, "endpoint-url", "", "S3/SQS/DynamoDB/EC2-compatible endpoint, e.g. http://127.0.0.1:5000 (default $AWS_ENDPOINT_URL, else AWS itself)")
 	fs.StringVar(&af.region, "region", "", "AWS region (default $AWS_REGION, else the profile's)")
 	return af
 }

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/loadgen"
 	"github.com/imgrec/imgrec/s3blob"
@@ -44,14 +46,20 @@ func TestTiersOnAWS(t *testing.T) {
 	if err := s3blob.CreateBuckets(ctx, s3Client, input, output); err != nil {
 		t.Fatal(err)
 	}
+	dynamoClient := dynamodb.NewFromConfig(cfg)
+	if _, err := dynamojobs.CreateTable(ctx, dynamoClient, jobsTable(name)); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		sqsq.DeleteQueues(context.Background(), sqsClient, name)
 		s3blob.DeleteBuckets(context.Background(), s3Client, input, output)
+		dynamojobs.DeleteTable(context.Background(), dynamoClient, jobsTable(name))
 	})
 
 	queue, blobs := "sqs://"+name, "s3://"+name
-	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs)
-	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs,
+	// The workers must do every request: the result cache is off.
+	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs, "--cache=false")
+	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs, "--cache=false",
 		"--model", standinModel, "--metrics-addr", "127.0.0.1:0", "--log-level", "info", "--max-instances", "5")
 	k := startKiller(2*time.Second, 5, ctl.localWorkers)
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{

@@ -28,11 +28,13 @@ const (
 	blobsUsage = "buckets: file:///DIR (DIR/input and DIR/output; ?sync=0 skips the fsync) or s3://PREFIX (the S3 buckets PREFIX-input and PREFIX-output)"
 )
 
-// backendFlagSet holds what a tier needs to reach its queue and buckets:
-// --queue and --blobs, the queue's settings and the AWS flags.
+// backendFlagSet holds what a tier needs to reach its queue, buckets and
+// job store: --queue, --blobs and --jobs, the queue's and the job store's
+// settings and the AWS flags.
 type backendFlagSet struct {
 	queueURL, blobsURL string
 	queue              *queueFlagSet
+	jobs               *jobsFlagSet
 	aws                *awsFlagSet
 }
 
@@ -43,6 +45,7 @@ func backendFlags(fs *flag.FlagSet, defaultQueue, queueHelp, blobsHelp string) *
 	fs.StringVar(&bf.queueURL, "queue", defaultQueue, queueHelp)
 	fs.StringVar(&bf.blobsURL, "blobs", "", blobsHelp)
 	bf.queue = queueFlags(fs)
+	bf.jobs = jobsFlags(fs)
 	bf.aws = awsFlags(fs)
 	return bf
 }
@@ -52,20 +55,28 @@ func (bf *backendFlagSet) check() error {
 	if bf.queueURL == "" || bf.blobsURL == "" {
 		return usagef("--queue and --blobs are required")
 	}
+	if err := bf.jobs.check(); err != nil {
+		return err
+	}
 	return bf.queue.check()
 }
 
-// backends are a tier's open queue and buckets.
+// backends are a tier's open queue, buckets and job store.
 type backends struct {
 	queue    imgrec.Queue
 	queueURL string // what workers are given: under serve, the embedded server's own URL
+	jobs     imgrec.JobStore
 	buckets
 }
 
-func (b *backends) Close() error { return b.queue.Close() }
+func (b *backends) Close() error {
+	b.jobs.Close()
+	return b.queue.Close()
+}
 
-// open opens the queue and the buckets. A --queue of "embedded" (serve only)
-// starts a NATS server in this process, storing under embeddedDir.
+// open opens the queue, the buckets and the job store. A --queue of
+// "embedded" (serve only) starts a NATS server in this process, storing
+// under embeddedDir; the job store is on it too unless --jobs says otherwise.
 func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDir string) (*backends, error) {
 	if err := bf.check(); err != nil {
 		return nil, err
@@ -74,18 +85,21 @@ func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDi
 	if err != nil {
 		return nil, err
 	}
+	bk := &backends{queueURL: bf.queueURL, buckets: b}
 	if bf.queueURL == "embedded" && embeddedDir != "" {
 		nq, err := bf.queue.embedded(embeddedDir, log)
 		if err != nil {
 			return nil, err
 		}
-		return &backends{queue: nq, queueURL: nq.URL(), buckets: b}, nil
-	}
-	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
-	if err != nil {
+		bk.queue, bk.queueURL = nq, nq.URL()
+	} else if bk.queue, err = bf.queue.open(ctx, bf.queueURL, bf.aws, log); err != nil {
 		return nil, err
 	}
-	return &backends{queue: q, queueURL: bf.queueURL, buckets: b}, nil
+	if bk.jobs, err = bf.jobs.open(ctx, bk.queue, bf.queueURL, bf.queue, bf.aws, log); err != nil {
+		bk.queue.Close()
+		return nil, err
+	}
+	return bk, nil
 }
 
 // workerArgv is the command line a provider runs for one worker of this
@@ -93,8 +107,9 @@ func (bf *backendFlagSet) open(ctx context.Context, log *slog.Logger, embeddedDi
 func (bf *backendFlagSet) workerArgv(exe, queueURL, modelPath string, extra ...string) []string {
 	qf := bf.queue
 	argv := []string{exe, "worker", "--queue", queueURL, "--blobs", bf.blobsURL, "--model", modelPath,
-		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--extend-every", qf.extendEvery.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver),
-		"--log-level", "warn"}
+		"--queue-prefix", qf.prefix, "--visibility", qf.visibility.String(), "--extend-every", qf.extendEvery.String(), "--max-deliver", fmt.Sprint(qf.maxDeliver)}
+	argv = append(argv, bf.jobs.args()...)
+	argv = append(argv, "--log-level", "warn")
 	argv = append(argv, bf.aws.args()...)
 	return append(argv, extra...)
 }

@@ -43,7 +43,11 @@ func startWebTier(t *testing.T, args ...string) string {
 	}
 	workerQ := q.Connect()
 	in, out := inmem.NewStore(), inmem.NewStore()
-	srv, err := web.New(ctx, wf.config(web.Config{Queue: q, Input: in, Output: out}))
+	jobs, err := inmem.NewJobStore(inmem.JobStoreConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(ctx, wf.config(web.Config{Queue: q, Input: in, Output: out, Jobs: jobs}))
 	if err != nil {
 		t.Fatal(err)
 	}

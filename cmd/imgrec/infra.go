@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -30,13 +31,15 @@ The AWS resources of cluster NAME, in the region of the standard AWS chain
   queues     imgrec-NAME-requests (the request queue), its dead-letter
              queue imgrec-NAME-requests-dlq, and the web tiers' response
              queues imgrec-NAME-requests-resp-<id>
+  table      imgrec-NAME-jobs, the DynamoDB job store (jobs and the result
+             cache), billed per request, items expiring by its TTL
   instances  those tagged ` + ec2.TagCluster + `=NAME, launched by
              'imgrec controller --provider ec2 --cluster NAME'
 
-  up      create the buckets and queues (idempotent), print the tiers' settings
-  status  list the buckets, queues and instances with their counts
-  down    terminate the instances, delete the queues and the buckets (emptied
-          first), after confirmation unless --yes
+  up      create the buckets, queues and table (idempotent), print the tiers' settings
+  status  list the buckets, queues, table and instances with their counts
+  down    terminate the instances, delete the queues, the buckets (emptied
+          first) and the table, after confirmation unless --yes
 
 Run 'imgrec infra up -h' (status -h, down -h) for the flags of each.`
 
@@ -81,6 +84,7 @@ type infraCluster struct {
 	queue         string // the request queue; sqsq derives the others from it
 	bucketPrefix  string
 	input, output string
+	jobs          string // the job store's DynamoDB table
 }
 
 // bucketPrefixRule leaves room for "-output" in S3's 63 characters; no dots,
@@ -106,6 +110,7 @@ func (f *infraFlagSet) parse(fs *flag.FlagSet, args []string) (infraCluster, err
 		return infraCluster{}, usagef("--cluster: %v", err)
 	}
 	c := infraCluster{name: f.cluster, queue: "imgrec-" + f.cluster + "-requests", bucketPrefix: f.bucketPrefix}
+	c.jobs = jobsTable(c.queue) // what the tiers derive from --queue
 	if c.bucketPrefix == "" {
 		c.bucketPrefix = "imgrec-" + f.cluster
 	}
@@ -123,6 +128,7 @@ type infraClients struct {
 	s3       *s3.Client
 	sqs      *sqs.Client
 	ec2      *awsec2.Client
+	dynamo   *dynamodb.Client
 }
 
 func (f *infraFlagSet) clients(ctx context.Context) (infraClients, error) {
@@ -136,5 +142,6 @@ func (f *infraFlagSet) clients(ctx context.Context) (infraClients, error) {
 		s3:       newS3Client(cfg),
 		sqs:      sqs.NewFromConfig(cfg),
 		ec2:      awsec2.NewFromConfig(cfg),
+		dynamo:   dynamodb.NewFromConfig(cfg),
 	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
@@ -24,7 +25,7 @@ const terminatePoll = 2 * time.Second
 func runInfraDown(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "infra down", "infra down --cluster NAME [--yes] [--bucket-prefix PREFIX] [--wait D] [--endpoint-url URL] [--region R]\n\n"+
 		"Terminates the cluster's instances and waits until they are, then deletes its queues (the\n"+
-		"web tiers' response queues too) and its buckets with everything in them. Stop the controller\n"+
+		"web tiers' response queues too), its buckets with everything in them and its job table.\nStop the controller\n"+
 		"first: while it runs it may launch instances again. Without --yes it shows what it will\n"+
 		"delete and asks you to type the cluster name.")
 	inf := infraFlags(fs)
@@ -80,8 +81,16 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "cluster %s: down (%d instances terminated, %d queues and %d buckets deleted)\n",
-		c.name, terminated, len(queues), len(buckets))
+	what := fmt.Sprintf("%d queues and %d buckets", len(queues), len(buckets))
+	deleted, err := dynamojobs.DeleteTable(ctx, cl.dynamo, c.jobs)
+	if deleted {
+		fmt.Fprintf(e.stdout, "deleted table %s\n", c.jobs)
+		what = fmt.Sprintf("%d queues, %d buckets and the job table", len(queues), len(buckets))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "cluster %s: down (%d instances terminated, %s deleted)\n", c.name, terminated, what)
 	return nil
 }
 

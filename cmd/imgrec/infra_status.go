@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
@@ -18,13 +19,15 @@ import (
 
 // infraState is what exists of a cluster: status shows it, down deletes it.
 type infraState struct {
-	Cluster   string              `json:"cluster"`
-	Region    string              `json:"region"`
-	Queue     string              `json:"queue"` // the tiers' --queue
-	Blobs     string              `json:"blobs"` // and --blobs
-	Buckets   []s3blob.BucketInfo `json:"buckets"`
-	Queues    []sqsq.QueueInfo    `json:"queues"` // those that exist: requests, dead letters, then responses
-	Instances []imgrec.Instance   `json:"instances"`
+	Cluster   string               `json:"cluster"`
+	Region    string               `json:"region"`
+	Queue     string               `json:"queue"` // the tiers' --queue
+	Blobs     string               `json:"blobs"` // --blobs
+	Jobs      string               `json:"jobs"`  // and --jobs
+	Buckets   []s3blob.BucketInfo  `json:"buckets"`
+	Queues    []sqsq.QueueInfo     `json:"queues"` // those that exist: requests, dead letters, then responses
+	Table     dynamojobs.TableInfo `json:"jobs_table"`
+	Instances []imgrec.Instance    `json:"instances"`
 	// Counts has every state that ListCluster reports, zeros included.
 	Counts map[imgrec.InstanceState]int `json:"instance_counts"`
 }
@@ -44,12 +47,15 @@ func (f *infraFlagSet) readState(ctx context.Context, c infraCluster) (*infraSta
 
 func readInfraState(ctx context.Context, c infraCluster, cl infraClients) (*infraState, error) {
 	st := &infraState{Cluster: c.name, Region: cl.region, Queue: "sqs://" + c.queue, Blobs: "s3://" + c.bucketPrefix,
-		Counts: map[imgrec.InstanceState]int{}}
+		Jobs: "dynamodb://" + c.jobs, Counts: map[imgrec.InstanceState]int{}}
 	var err error
 	if st.Buckets, err = s3blob.Describe(ctx, cl.s3, c.input, c.output); err != nil {
 		return nil, err
 	}
 	if st.Queues, err = sqsq.Describe(ctx, cl.sqs, c.queue); err != nil {
+		return nil, err
+	}
+	if st.Table, err = dynamojobs.Describe(ctx, cl.dynamo, c.jobs); err != nil {
 		return nil, err
 	}
 	if st.Instances, err = ec2.ListCluster(ctx, cl.ec2, c.name); err != nil {
@@ -74,13 +80,13 @@ func (st *infraState) empty() bool {
 			return false
 		}
 	}
-	return len(st.Queues) == 0 && len(st.Instances) == 0
+	return len(st.Queues) == 0 && len(st.Instances) == 0 && !st.Table.Exists
 }
 
 // print writes st as tables for people.
 func (st *infraState) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintf(tw, "cluster %s in %s: --queue %s --blobs %s\n\n", st.Cluster, st.Region, st.Queue, st.Blobs)
+	fmt.Fprintf(tw, "cluster %s in %s: --queue %s --blobs %s --jobs %s\n\n", st.Cluster, st.Region, st.Queue, st.Blobs, st.Jobs)
 	fmt.Fprintln(tw, "BUCKET\tOBJECTS\tBYTES")
 	for _, b := range st.Buckets {
 		if b.Exists {
@@ -100,6 +106,15 @@ func (st *infraState) print(w io.Writer) error {
 	for _, q := range st.Queues {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", q.Name, q.Role, q.Visible+q.Delayed, q.InFlight)
 	}
+	fmt.Fprintln(tw, "\nTABLE\tITEMS (UPDATED EVERY 6 H)\tTTL")
+	switch t := st.Table; {
+	case !t.Exists:
+		fmt.Fprintf(tw, "%s\t(missing)\n", t.Name)
+	case t.TTL:
+		fmt.Fprintf(tw, "%s\t%d\ton\n", t.Name, t.Items)
+	default:
+		fmt.Fprintf(tw, "%s\t%d\toff\n", t.Name, t.Items)
+	}
 	fmt.Fprint(tw, "\nINSTANCES")
 	for _, s := range listedStates {
 		fmt.Fprintf(tw, "  %s %d", s, st.Counts[s])
@@ -117,7 +132,7 @@ func (st *infraState) print(w io.Writer) error {
 func runInfraStatus(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "infra status", "infra status --cluster NAME [--bucket-prefix PREFIX] [--json] [--endpoint-url URL] [--region R]\n\n"+
 		"Lists the cluster's buckets (object counts), queues (requests waiting and in flight, dead\n"+
-		"letters, response queues) and instances by state; exits 0 whatever exists.")
+		"letters, response queues), job table and instances by state; exits 0 whatever exists.")
 	inf := infraFlags(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	c, err := inf.parse(fs, args)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dynamotypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,11 +37,12 @@ const motoAMI = "ami-12c6146b"
 // infraAPI checks a cluster's resources through the AWS APIs themselves, not
 // through the code under test.
 type infraAPI struct {
-	t   *testing.T
-	ctx context.Context
-	s3  *s3.Client
-	sqs *sqs.Client
-	ec2 *awsec2.Client
+	t      *testing.T
+	ctx    context.Context
+	s3     *s3.Client
+	sqs    *sqs.Client
+	ec2    *awsec2.Client
+	dynamo *dynamodb.Client
 }
 
 // useMoto points the standard AWS chain of this process and its children at
@@ -57,10 +60,30 @@ func useMoto(t *testing.T, withEndpoint bool) (*moto.Server, *infraAPI) {
 	cfg := srv.Config()
 	return srv, &infraAPI{
 		t: t, ctx: moto.Context(t),
-		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
-		sqs: sqs.NewFromConfig(cfg),
-		ec2: awsec2.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		sqs:    sqs.NewFromConfig(cfg),
+		ec2:    awsec2.NewFromConfig(cfg),
+		dynamo: dynamodb.NewFromConfig(cfg),
 	}
+}
+
+// tableTTL says whether the table exists and, if so, the attribute and
+// status of its TTL.
+func (a *infraAPI) tableTTL(name string) (exists bool, attribute string, status dynamotypes.TimeToLiveStatus) {
+	a.t.Helper()
+	_, err := a.dynamo.DescribeTable(a.ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	var missing *dynamotypes.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		return false, "", ""
+	}
+	if err != nil {
+		a.t.Fatalf("describe table %s: %v", name, err)
+	}
+	out, err := a.dynamo.DescribeTimeToLive(a.ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name})
+	if err != nil {
+		a.t.Fatalf("TTL of table %s: %v", name, err)
+	}
+	return true, aws.ToString(out.TimeToLiveDescription.AttributeName), out.TimeToLiveDescription.TimeToLiveStatus
 }
 
 func (a *infraAPI) bucketExists(name string) bool {
@@ -226,9 +249,14 @@ func TestInfraUpStatusDown(t *testing.T) {
 	if vis != "5" || !strings.Contains(redrive, ":"+queue+"-dlq") || !regexp.MustCompile(`"maxReceiveCount":\s*"?10\b`).MatchString(redrive) {
 		t.Errorf("after up, visibility %s, redrive policy %s; want 5 (the lease) and 10 receives to %s-dlq", vis, redrive, queue)
 	}
+	table := "imgrec-" + cluster + "-jobs"
+	if exists, attr, status := api.tableTTL(table); !exists || attr != "expires" || status != dynamotypes.TimeToLiveStatusEnabled {
+		t.Errorf("after up, table %s: exists %v, TTL on %q %s; want it, with its TTL on expires", table, exists, attr, status)
+	}
 	ex := exports(t, stdout)
-	if ex["IMGREC_QUEUE"] != "sqs://"+queue || ex["IMGREC_BLOBS"] != "s3://"+prefix || ex["IMGREC_CLUSTER"] != cluster || ex["IMGREC_BUCKET_PREFIX"] != prefix {
-		t.Errorf("up printed %v; want the queue, buckets, cluster and bucket prefix:\n%s", ex, stdout)
+	if ex["IMGREC_QUEUE"] != "sqs://"+queue || ex["IMGREC_BLOBS"] != "s3://"+prefix || ex["IMGREC_JOBS"] != "dynamodb://"+table ||
+		ex["IMGREC_CLUSTER"] != cluster || ex["IMGREC_BUCKET_PREFIX"] != prefix {
+		t.Errorf("up printed %v; want the queue, buckets, job table, cluster and bucket prefix:\n%s", ex, stdout)
 	}
 
 	code, _, stderr = runImgrec(t, "infra", "up", "--cluster", cluster, "--bucket-prefix", prefix)
@@ -288,6 +316,7 @@ func TestInfraUpStatusDown(t *testing.T) {
 		input + `\s+2\s+8\n`, output + `\s+0\s+0\n`,
 		queue + `\s+requests\s+2\s+1\n`, queue + `-dlq\s+dead letters\s+2\s+0\n`, queue + `-resp-[0-9a-f]+\s+responses\s+0\s+0\n`,
 		`INSTANCES\s+pending 0\s+running 1\s+stopping 0\s+stopped 1\n`, workers[0] + `\s+stopped`, running + `\s+running`,
+		table + `\s+0\s+on\n`,
 	} {
 		if !regexp.MustCompile(want).MatchString(stdout) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
@@ -336,7 +365,8 @@ func TestInfraUpStatusDown(t *testing.T) {
 		t.Fatalf("down: exit %d: %s%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"terminating 2 instances", "deleted queue " + queue + "-resp-", "deleted bucket " + input,
-		"cluster " + cluster + ": down (2 instances terminated, 3 queues and 2 buckets deleted)"} {
+		"deleted table imgrec-" + cluster + "-jobs",
+		"cluster " + cluster + ": down (2 instances terminated, 3 queues, 2 buckets and the job table deleted)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("down's report lacks %q:\n%s", want, stdout)
 		}
@@ -345,6 +375,12 @@ func TestInfraUpStatusDown(t *testing.T) {
 		if api.bucketExists(b) {
 			t.Errorf("after down, bucket %s exists", b)
 		}
+	}
+	if exists, _, _ := api.tableTTL(table); exists {
+		t.Errorf("after down, table %s exists", table)
+	}
+	if exists, _, _ := api.tableTTL("imgrec-" + neighbour + "-jobs"); !exists {
+		t.Errorf("down deleted the table of %s", neighbour)
 	}
 	// Only the neighbour's queues are left under this cluster's prefix.
 	if got, want := api.queues(queue), []string{"imgrec-" + neighbour + "-requests", "imgrec-" + neighbour + "-requests-dlq"}; !slices.Equal(got, want) {
@@ -483,6 +519,9 @@ func TestInfraDemo(t *testing.T) {
 		if api.bucketExists(b) {
 			t.Errorf("after down, bucket %s exists", b)
 		}
+	}
+	if exists, _, _ := api.tableTTL("imgrec-demo-jobs"); exists {
+		t.Error("after down, table imgrec-demo-jobs exists")
 	}
 	if left := api.queues("imgrec-demo"); len(left) > 0 {
 		t.Errorf("after down, queues %v exist", left)

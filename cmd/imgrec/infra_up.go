@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
 )
 
 func runInfraUp(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "infra up", "infra up --cluster NAME [--bucket-prefix PREFIX] [--visibility D] [--max-receive-count N] [--endpoint-url URL] [--region R]\n\n"+
-		"Creates the cluster's buckets and queues, or brings existing queues to --visibility and\n"+
+		"Creates the cluster's buckets, queues and job table, or brings existing queues to --visibility and\n"+
 		"--max-receive-count; says what it changed. Prints the tiers' settings on stdout as shell\n"+
 		"exports: eval \"$(imgrec infra up ...)\" sets them for the web tier, the controller and the workers.")
 	inf := infraFlags(fs)
@@ -64,6 +65,10 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 	if err := sqsq.CreateQueues(ctx, cl.sqs, c.queue, opt); err != nil {
 		return err
 	}
+	tableCreated, err := dynamojobs.CreateTable(ctx, cl.dynamo, c.jobs)
+	if err != nil {
+		return err
+	}
 
 	changed := 0
 	report := func(kind, name, what string) {
@@ -85,18 +90,19 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 		report("queue", c.queue, "updated ("+settingsChanges(*reqBefore, want)+")")
 	}
 	report("queue", dlqName, existsOrCreated(dlqExisted))
+	report("table", c.jobs, existsOrCreated(!tableCreated))
 	if changed == 0 {
 		fmt.Fprintf(e.stderr, "cluster %s: nothing changed; every bucket and queue exists as asked\n", c.name)
 	} else {
 		fmt.Fprintf(e.stderr, "cluster %s: ready\n", c.name)
 	}
 
-	queue, blobs := "sqs://"+c.queue, "s3://"+c.bucketPrefix
+	queue, blobs, jobs := "sqs://"+c.queue, "s3://"+c.bucketPrefix, "dynamodb://"+c.jobs
 	fmt.Fprintf(e.stdout, "# cluster %s: the tiers' settings. Paste these lines (or eval \"$(imgrec infra up ...)\"), then run\n"+
 		"#   imgrec web\n#   imgrec controller --provider ec2 --ec2-image-id AMI --ec2-instance-profile PROFILE\n"+
-		"# or give them as flags: --queue %s --blobs %s, and the controller --cluster %s.\n", c.name, queue, blobs, c.name)
+		"# or give them as flags: --queue %s --blobs %s --jobs %s, and the controller --cluster %s.\n", c.name, queue, blobs, jobs, c.name)
 	// BUCKET_PREFIX is for infra status and down; the tiers have no such flag.
-	exports := [][2]string{{"QUEUE", queue}, {"BLOBS", blobs}, {"CLUSTER", c.name}, {"BUCKET_PREFIX", c.bucketPrefix},
+	exports := [][2]string{{"QUEUE", queue}, {"BLOBS", blobs}, {"JOBS", jobs}, {"CLUSTER", c.name}, {"BUCKET_PREFIX", c.bucketPrefix},
 		{"VISIBILITY", visibility.String()}, {"REGION", cl.region}}
 	if cl.endpoint != "" {
 		exports = append(exports, [2]string{"ENDPOINT_URL", cl.endpoint})

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/autoscale"
 	"github.com/imgrec/imgrec/local"
+	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/web"
 	"github.com/imgrec/imgrec/worker"
@@ -22,7 +24,7 @@ func init() {
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve [--addr HOST:PORT] [--data-dir DIR] [--model PATH] [--min-instances N] [--max-instances N] [--admin-token T] [--queue URL] [--blobs URL]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	dataDir := fs.String("data-dir", defaultDataDir(), "where the embedded queue, the file buckets and the packed weights are kept")
+	dataDir := fs.String("data-dir", defaultDataDir(), "where the embedded queue and job store, the file buckets and the packed weights are kept")
 	modelFlag := fs.String("model", "", modelUsage)
 	profile := fs.String("profile", "reference", "preprocessing profile for the workers: reference or imagenet")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
@@ -92,8 +94,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,
 	}
 
+	// serve packed the weights itself, so its web tier knows the model its
+	// workers run and never looks a result up under another.
+	digest, err := resnet.Digest(modelPath)
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(ctx, wf.config(web.Config{
 		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
+		Jobs: bk.jobs, Cache: bf.jobs.cache, Model: imgrec.Model{Digest: digest, Profile: *profile},
 		Submitted: ctl.Nudge, Instances: provider.List, Registry: reg, Gatherer: reg, Logger: log.With("component", "web"),
 	}))
 	if err != nil {

@@ -58,11 +58,14 @@ func (s *served) logText() string {
 var servingLine = regexp.MustCompile(`imgrec (?:serving on|web tier on) (http://\S+/)`)
 
 // startServe runs `imgrec serve` on a free port with the stand-in model.
+// The result cache is off: most tests and benchmarks here measure the
+// workers and the scaling, which answers from the cache would skip; those
+// about the cache pass --cache=true.
 func startServe(t testing.TB, args ...string) *served {
 	t.Helper()
 	dataDir := t.TempDir()
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--model", standinModel,
-		"--admin-token", "t", "--log-level", "info"}, args...)
+		"--admin-token", "t", "--log-level", "info", "--cache=false"}, args...)
 	s := startProcess(t, servingLine, args...)
 	s.dataDir = dataDir
 	return s

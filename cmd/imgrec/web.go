@@ -14,7 +14,7 @@ func init() {
 }
 
 func runWeb(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "web", "web --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--addr HOST:PORT] [flags]")
+	fs := newFlags(e, "web", "web --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--jobs nats://HOST:PORT|dynamodb://TABLE] [--addr HOST:PORT] [flags]")
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
@@ -37,7 +37,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	defer bk.Close()
 	reg := newRegistry()
 	srv, err := web.New(ctx, wf.config(web.Config{
-		Queue: bk.queue, Input: bk.input, Output: bk.output, AdminToken: *adminToken,
+		Queue: bk.queue, Input: bk.input, Output: bk.output, Jobs: bk.jobs, Cache: bf.jobs.cache, AdminToken: *adminToken,
 		Registry: reg, Gatherer: reg, Logger: log,
 	}))
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/nn"
+	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
 )
@@ -18,7 +20,7 @@ func init() {
 }
 
 func runWorker(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--model PATH] [flags]")
+	fs := newFlags(e, "worker", "worker --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--jobs nats://HOST:PORT|dynamodb://TABLE] [--model PATH] [flags]")
 	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	modelFlag := fs.String("model", "", modelUsage)
 	profileFlag := fs.String("profile", "reference", "preprocessing profile: reference or imagenet")
@@ -56,6 +58,14 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return usagef("--batch %d, --concurrency %d: want 1 ≤ batch ≤ concurrency", *batch, *concurrency)
 	}
 	classifier.MaxBatch = *batch
+	var model imgrec.Model
+	if bf.jobs.cache {
+		digest, err := resnet.Digest(modelPath)
+		if err != nil {
+			return err
+		}
+		model = imgrec.Model{Digest: digest, Profile: *profileFlag}
+	}
 	bk, err := bf.open(ctx, log, "")
 	if err != nil {
 		return err
@@ -72,6 +82,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	w, err := worker.New(worker.Config{
 		Queue: bk.queue, Input: bk.input, Output: bk.output,
+		Jobs: bk.jobs, Cache: bf.jobs.cache, Model: model, ModelEvery: modelEvery(bf.jobs.ttl),
 		Classifier: classifier,
 		Decode: func(data []byte) (*imgrec.Image, error) {
 			return vision.Decode(data, vision.Limits{MaxPixels: *maxPixels})
@@ -91,7 +102,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info("worker started", "instance", *id, "model", modelPath, "queue", bf.queueURL)
+	log.Info("worker started", "instance", *id, "model", modelPath, "digest", model.Digest, "queue", bf.queueURL)
 	return w.Run(ctx)
 }
 
@@ -106,4 +117,11 @@ func statusWriter() (io.Writer, error) {
 		return nil, fmt.Errorf("%s=%q: want a file descriptor number ≥ 3", imgrec.StatusFDEnv, v)
 	}
 	return os.NewFile(uintptr(fd), "status"), nil
+}
+
+// modelEvery is how often a worker records its model again: hourly, or
+// twice within a shorter --job-ttl, so the record never expires under
+// the web tiers.
+func modelEvery(ttl time.Duration) time.Duration {
+	return min(worker.DefaultModelEvery, ttl/2)
 }

@@ -1,10 +1,12 @@
 // The Upload panel: files picked or dropped anywhere on the page become rows,
 // uploaded a few at a time through the job API and followed with one long
-// poll until each is done or failed.
+// poll until each is done or failed. Rows with a job are kept across reloads
+// (saved.js).
 
 import { $, el } from "./dom.js";
 import { fetchJSON } from "./fetch-json.js";
 import { formatBytes, formatSeconds } from "./format.js";
+import { loadRows, saveRows } from "./saved.js";
 
 const UPLOADS_AT_ONCE = 4; // parallel POSTs: keep workers fed within the browser's 6 connections per server
 const WATCH_WAIT = "2s"; // long poll per watch request; short so new uploads join the watch soon
@@ -25,6 +27,7 @@ export function uploadPanel() {
   let watching = false;
   let progressTimer = null;
   let progressError = false;
+  let saveTimer = null;
 
   function addFiles(fileList) {
     const files = [...fileList];
@@ -33,19 +36,10 @@ export function uploadPanel() {
       announce(`Only ${Math.max(room, 0)} of ${files.length} files were added: the list holds ${limits.max_files}. Clear finished files to add more.`, true);
       files.length = Math.max(room, 0);
     }
-    const tbody = $("uploads").tBodies[0];
     const fragment = document.createDocumentFragment();
     for (const file of files) {
-      const row = { file, url: URL.createObjectURL(file), state: "" };
-      row.stateCell = el("td", { className: "state" });
-      row.labelCell = el("td", { className: "label" });
-      row.latencyCell = el("td", { className: "latency" });
-      row.tr = el("tr", {},
-        el("td", { className: "thumb" }, el("img", { src: row.url, alt: "", loading: "lazy", decoding: "async" })),
-        el("td", { className: "name" }, file.name),
-        row.stateCell, row.labelCell, row.latencyCell);
+      const row = makeRow(file.name, file);
       fragment.append(row.tr);
-      rows.push(row);
       if (file.size > limits.max_upload_bytes) {
         finish(row, "failed", `over the ${formatBytes(limits.max_upload_bytes)} upload limit`);
       } else {
@@ -53,10 +47,62 @@ export function uploadPanel() {
         waiting.push(row);
       }
     }
-    tbody.append(fragment);
+    $("uploads").tBodies[0].append(fragment);
     $("uploads-scroll").hidden = rows.length === 0;
     updateProgress();
     pump();
+  }
+
+  // makeRow adds a row for a file (or, restored after a reload, for a
+  // name alone, without its file or thumbnail) and returns it.
+  function makeRow(name, file) {
+    const row = { name, file, url: file ? URL.createObjectURL(file) : null, state: "", id: null, text: "", seconds: 0 };
+    row.stateCell = el("td", { className: "state" });
+    row.labelCell = el("td", { className: "label" });
+    row.latencyCell = el("td", { className: "latency" });
+    row.tr = el("tr", {},
+      el("td", { className: "thumb" }, ...(row.url ? [el("img", { src: row.url, alt: "", loading: "lazy", decoding: "async" })] : [])),
+      el("td", { className: "name" }, name),
+      row.stateCell, row.labelCell, row.latencyCell);
+    rows.push(row);
+    return row;
+  }
+
+  // save keeps the rows that have a job or an answer, at most five times
+  // a second.
+  function save() {
+    if (saveTimer) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = null;
+      saveRows(rows.filter((r) => r.id || r.state === "done" || r.state === "failed").map((r) => ({
+        name: r.name, id: r.id, state: r.state, text: r.text, seconds: r.seconds,
+      })));
+    }, 200);
+  }
+
+  // restore brings back the rows of the page before its reload, and
+  // follows the jobs still unanswered.
+  function restore() {
+    const saved = loadRows().slice(0, limits.max_files);
+    if (saved.length === 0) return;
+    const fragment = document.createDocumentFragment();
+    for (const s of saved) {
+      const row = makeRow(s.name, null);
+      row.id = typeof s.id === "string" ? s.id : null;
+      fragment.append(row.tr);
+      if (s.state === "done" || s.state === "failed") {
+        finish(row, s.state, String(s.text || ""), Number(s.seconds) || 0);
+      } else if (row.id) {
+        setState(row, "running");
+        running.set(row.id, row);
+      } else {
+        finish(row, "failed", "not uploaded before the page was reloaded; add the file again");
+      }
+    }
+    $("uploads").tBodies[0].append(fragment);
+    $("uploads-scroll").hidden = rows.length === 0;
+    updateProgress();
+    if (running.size) watch();
   }
 
   function setState(row, state) {
@@ -67,9 +113,12 @@ export function uploadPanel() {
 
   function finish(row, state, text, seconds) {
     setState(row, state);
+    row.text = text;
+    row.seconds = seconds || 0;
     row.labelCell.textContent = text;
     row.latencyCell.textContent = seconds ? formatSeconds(seconds) : "";
     updateProgress();
+    save();
   }
 
   // pump starts uploads while there is room: a few at once, and no more
@@ -89,8 +138,14 @@ export function uploadPanel() {
       body.append("file", row.file, row.file.name);
       const { data: job } = await fetchJSON("/v1/jobs", { method: "POST", body });
       if (gen === generation) {
-        running.set(job.id, row);
-        watch();
+        row.id = job.id;
+        if (job.state === "done" || job.state === "failed") { // answered at once, from the result cache
+          finish(row, job.state, job.state === "done" ? job.label : job.error, job.seconds);
+        } else {
+          running.set(job.id, row);
+          save();
+          watch();
+        }
       }
     } catch (err) {
       if (gen !== generation) return;
@@ -140,7 +195,7 @@ export function uploadPanel() {
       for (const id of answer.unknown) {
         const row = running.get(id);
         running.delete(id);
-        if (row) finish(row, "failed", "the server no longer has this job (restarted or reset)");
+        if (row) finish(row, "failed", "the server no longer has this job (it expired, or was removed by a reset)");
       }
       pump();
     }
@@ -178,12 +233,13 @@ export function uploadPanel() {
   function removeRows(keep) {
     for (let i = rows.length - 1; i >= 0; i--) {
       if (keep(rows[i])) continue;
-      URL.revokeObjectURL(rows[i].url);
+      if (rows[i].url) URL.revokeObjectURL(rows[i].url);
       rows[i].tr.remove();
       rows.splice(i, 1);
     }
     $("uploads-scroll").hidden = rows.length === 0;
     updateProgress();
+    save();
   }
 
   const input = $("files");
@@ -212,6 +268,8 @@ export function uploadPanel() {
     zone.classList.remove("over");
     addFiles(e.dataTransfer.files);
   });
+
+  restore();
 
   return {
     // showLimits takes the server's limits (GET /v1/limits) and tells the user.
