@@ -27,6 +27,9 @@ type Instance struct {
 	Since  time.Time     `json:"since"` // when it entered State
 	Busy   bool          `json:"busy"`  // working on a request, where the provider can tell
 	Detail string        `json:"detail,omitempty"`
+	// Provider names where the instance runs ("local", "ec2", "nova"): in a
+	// fleet of several providers (package burst), the part it belongs to.
+	Provider string `json:"provider,omitempty"`
 }
 
 // Provider creates and controls worker instances. Stop is a drain: the

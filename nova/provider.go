@@ -74,6 +74,9 @@ import (
 
 var _ imgrec.Provider = (*Provider)(nil)
 
+// Name is the provider's name, in Instance.Provider and --provider.
+const Name = "nova"
+
 // Microversion is the compute API version the provider speaks: 2.52 is the
 // first that takes tags in the create request (Queens, 2018).
 const Microversion = "2.52"
