@@ -86,7 +86,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}()
 
 	reg := newRegistry()
-	metrics := autoscale.NewMetrics(reg)
+	metrics := autoscale.NewMetrics(reg, local.Name)
 	ctl := &autoscale.Controller{
 		Queue: bk.queue, Provider: provider, Policy: autoscale.NewBootAware(sf.cfg), Interval: sf.interval,
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,
