@@ -155,7 +155,7 @@ func TestControllerOnNova(t *testing.T) {
 			b, _ := base64.StdEncoding.DecodeString(*s.Userdata)
 			script = string(b)
 		}
-		for _, want := range []string{"--queue " + nats.URL(), "--blobs " + blobs, "--model " + userdata.Model, "--log-level info\n", "(provider nova)"} {
+		for _, want := range []string{"--queue " + nats.URL(), "--blobs " + blobs, "--model " + userdata.Model, "--log-level info --log-format text\n", "(provider nova)"} {
 			if !strings.Contains(script, want) {
 				t.Errorf("user data of %s lacks %q:\n%s", id, want, script)
 			}

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"log/slog"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/burst"
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/local"
 	"github.com/imgrec/imgrec/nova"
@@ -45,7 +49,8 @@ type providerFlagSet struct {
 
 func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	pf := &providerFlagSet{}
-	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller), ec2 (instances of --cluster) or nova (OpenStack servers of --cluster)")
+	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller), ec2 (instances of --cluster) or nova (OpenStack servers of --cluster); "+
+		"several, comma-separated (nova,ec2), make one fleet that fills the cheapest first (see --price) up to each one's cap (--max-instances nova=4,ec2=16)")
 	fs.StringVar(&pf.model, "model", "", "local: weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull' (ec2 and nova workers load "+userdata.Model+" from their image)")
 	fs.StringVar(&pf.cluster, "cluster", "", "ec2, nova: cluster name; the controller acts only on instances tagged "+imgrec.LabelCluster+"=NAME and "+imgrec.LabelRole+"="+imgrec.RoleWorker+" (required with --provider ec2 or nova)")
 	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model+" (required with --provider ec2)")
@@ -65,24 +70,41 @@ func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	return pf
 }
 
+// names are the providers --provider names, in its order.
+func (pf *providerFlagSet) names() []string { return splitList(pf.name) }
+
 // check reports a usage error in the provider flags before anything starts.
 func (pf *providerFlagSet) check() error {
-	switch pf.name {
-	case "local":
+	names := pf.names()
+	if len(names) == 0 {
+		return usagef("--provider %q: want local, ec2, nova or several of them, comma-separated (nova,ec2)", pf.name)
+	}
+	cloud := false
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
+			return usagef("--provider %q: %s given twice", pf.name, name)
+		}
+		switch name {
+		case "local":
+		case "ec2":
+			cloud = true
+			if pf.cluster == "" || pf.imageID == "" {
+				return usagef("--provider ec2 needs --cluster and --ec2-image-id")
+			}
+		case "nova":
+			cloud = true
+			if pf.cluster == "" || pf.novaImage == "" || pf.novaFlavor == "" {
+				return usagef("--provider nova needs --cluster, --nova-image and --nova-flavor")
+			}
+			if err := nova.CheckNetwork(pf.novaNetwork); err != nil {
+				return usagef("--nova-network: %v", err)
+			}
+		default:
+			return usagef("--provider %q: want local, ec2, nova or several of them, comma-separated (nova,ec2)", pf.name)
+		}
+	}
+	if !cloud {
 		return nil
-	case "ec2":
-		if pf.cluster == "" || pf.imageID == "" {
-			return usagef("--provider ec2 needs --cluster and --ec2-image-id")
-		}
-	case "nova":
-		if pf.cluster == "" || pf.novaImage == "" || pf.novaFlavor == "" {
-			return usagef("--provider nova needs --cluster, --nova-image and --nova-flavor")
-		}
-		if err := nova.CheckNetwork(pf.novaNetwork); err != nil {
-			return usagef("--nova-network: %v", err)
-		}
-	default:
-		return usagef("--provider %q: want local, ec2 or nova", pf.name)
 	}
 	if err := imgrec.CheckCluster(pf.cluster); err != nil {
 		return usagef("--cluster: %v", err)
@@ -90,12 +112,79 @@ func (pf *providerFlagSet) check() error {
 	return nil
 }
 
-// open starts the provider --provider names and returns it with the
-// function that releases it. argv(exe, model) is the worker command line
-// for the imgrec executable and the weights where the worker runs: here for
-// local workers, on the AMI for ec2 ones.
-func (pf *providerFlagSet) open(ctx context.Context, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
-	switch pf.name {
+
+// plan checks the caps, prices and billing minima against --provider and
+// returns each provider's, cheapest first (in --provider's order among
+// equal prices). One provider takes the whole of --max-instances; several
+// need a cap each.
+func (pf *providerFlagSet) plan(caps *capsFlag, prices *priceFlag, minBilled *minBilledFlag) ([]autoscale.Part, error) {
+	names := pf.names()
+	for flag, given := range map[string][]string{"--max-instances": caps.per.names, "--price": prices.per.names, "--min-billed": minBilled.per.names} {
+		for _, n := range given {
+			if !slices.Contains(names, n) {
+				return nil, usagef("%s names %s, which --provider %s does not", flag, n, pf.name)
+			}
+		}
+	}
+	if len(names) > 1 && len(caps.per.names) != len(names) {
+		return nil, usagef("--provider %s: give each provider its cap, e.g. --max-instances %s", pf.name, exampleCaps(names))
+	}
+	var parts []autoscale.Part
+	for _, n := range names {
+		max, ok := caps.per.get(n)
+		if !ok {
+			max = *caps.total
+		}
+		parts = append(parts, autoscale.Part{Name: n, Max: max, Price: prices.price(n), MinBilled: minBilled.of(n)})
+	}
+	slices.SortStableFunc(parts, func(a, b autoscale.Part) int { return cmp.Compare(a.Price, b.Price) })
+	return parts, nil
+}
+
+func exampleCaps(names []string) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = n + "=" + strconv.Itoa(4*(i+1))
+	}
+	return strings.Join(s, ",")
+}
+
+// open starts the providers of parts and returns them as one (a
+// burst.Provider over several), with the function that releases them.
+// argv(exe, model) is the worker command line for the imgrec executable and
+// the weights where the worker runs: here for local workers, on the image
+// for ec2 and nova ones.
+func (pf *providerFlagSet) open(ctx context.Context, af *awsFlagSet, parts []autoscale.Part, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	var bparts []burst.Part
+	for _, part := range parts {
+		p, closeOne, err := pf.openOne(ctx, part.Name, af, part.Max, log, argv)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, closeOne)
+		bparts = append(bparts, burst.Part{Name: part.Name, Provider: p, Max: part.Max, Price: part.Price})
+	}
+	if len(bparts) == 1 {
+		return bparts[0].Provider, closeAll, nil
+	}
+	fleet, err := burst.New(bparts, log)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return fleet, closeAll, nil
+}
+
+// openOne starts provider name with a cap of maxInstances.
+func (pf *providerFlagSet) openOne(ctx context.Context, name string, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
+	switch name {
 	case "ec2":
 		p, err := pf.openEC2(ctx, af, maxInstances, log, argv)
 		return p, func() {}, err

@@ -46,6 +46,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, err := vision.ParseProfile(*profile); err != nil {
 		return err
 	}
+	if len(sf.caps.per.names) > 0 {
+		return usagef("--max-instances %s: serve runs local workers only; give a number", sf.caps.String())
+	}
 	if *workerBatch < 1 || *workerConcurrency < *workerBatch {
 		return usagef("--worker-batch %d, --worker-concurrency %d: want 1 ≤ batch ≤ concurrency", *workerBatch, *workerConcurrency)
 	}
