@@ -112,7 +112,6 @@ func (pf *providerFlagSet) check() error {
 	return nil
 }
 
-
 // plan checks the caps, prices and billing minima against --provider and
 // returns each provider's, cheapest first (in --provider's order among
 // equal prices). One provider takes the whole of --max-instances; several
