@@ -30,21 +30,30 @@ func (p perProvider[T]) get(name string) (T, bool) {
 }
 
 // parsePerProvider reads "NAME=VALUE,NAME=VALUE" with parse for each value.
+// A value may hold commas itself (nova=uniform:20s,40s): an item without
+// "=" continues the value before it.
 func parsePerProvider[T any](s string, parse func(string) (T, error)) (perProvider[T], error) {
-	var out perProvider[T]
+	var names, raw []string
 	for item := range strings.SplitSeq(s, ",") {
 		name, v, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok || name == "" {
-			return out, fmt.Errorf("%q: want NAME=VALUE", item)
+		switch {
+		case !ok && len(raw) > 0:
+			raw[len(raw)-1] += "," + item
+			continue
+		case !ok || name == "":
+			return perProvider[T]{}, fmt.Errorf("%q: want NAME=VALUE", item)
+		case slices.Contains(names, name):
+			return perProvider[T]{}, fmt.Errorf("%s given twice", name)
 		}
-		if slices.Contains(out.names, name) {
-			return out, fmt.Errorf("%s given twice", name)
-		}
+		names, raw = append(names, name), append(raw, v)
+	}
+	out := perProvider[T]{names: names}
+	for i, v := range raw {
 		x, err := parse(v)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", name, err)
+			return perProvider[T]{}, fmt.Errorf("%s: %w", names[i], err)
 		}
-		out.names, out.values = append(out.names, name), append(out.values, x)
+		out.values = append(out.values, x)
 	}
 	return out, nil
 }
