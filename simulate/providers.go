@@ -44,13 +44,13 @@ var ProviderPresets = map[string]Provider{
 
 // ProviderResult is one provider's share of a Result.
 type ProviderResult struct {
-	Name             string  `json:"name"`
-	Launches         int     `json:"launches"`
-	Starts           int     `json:"starts"`
-	Peak             int     `json:"peak_instances"` // most pending + running at once
-	InstanceSeconds  float64 `json:"instance_seconds"`
-	BilledSeconds    float64 `json:"billed_instance_seconds"`
-	Cost             float64 `json:"cost"` // billed seconds × price
+	Name            string  `json:"name"`
+	Launches        int     `json:"launches"`
+	Starts          int     `json:"starts"`
+	Peak            int     `json:"peak_instances"` // most pending + running at once
+	InstanceSeconds float64 `json:"instance_seconds"`
+	BilledSeconds   float64 `json:"billed_instance_seconds"`
+	Cost            float64 `json:"cost"` // billed seconds × price
 }
 
 // provider is a Provider in a run, with its own random streams.

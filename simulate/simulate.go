@@ -378,7 +378,7 @@ func (s *sim) closeRun(in *instance) {
 // at least its provider's minimum.
 func (s *sim) closeBill(in *instance) {
 	if in.billFrom >= 0 {
-		billed := max((s.now-in.billFrom+time.Second-1).Truncate(time.Second), in.prov.MinBilled).Seconds()
+		billed := max((s.now - in.billFrom + time.Second - 1).Truncate(time.Second), in.prov.MinBilled).Seconds()
 		s.res.BilledSeconds += billed
 		in.prov.res.BilledSeconds += billed
 		in.prov.res.Cost += billed * in.prov.Price
