@@ -54,8 +54,9 @@ type Provider interface {
 // so a cluster's controller never touches anything else in the account.
 const (
 	LabelCluster = "imgrec:cluster" // the cluster's name, see CheckCluster
-	LabelRole    = "imgrec:role"    // RoleWorker
+	LabelRole    = "imgrec:role"    // RoleWorker or RoleWeb
 	RoleWorker   = "worker"
+	RoleWeb      = "web" // a web-tier server `imgrec infra up --openstack` launches
 )
 
 var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)

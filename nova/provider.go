@@ -280,6 +280,7 @@ func (p *Provider) createOpts(n int) createRequest {
 type createRequest struct {
 	servers.CreateOpts
 	keyName string
+	one     bool // a single server: Nova answers with it, not a reservation
 }
 
 func (r createRequest) ToServerCreateMap() (map[string]any, error) {
@@ -291,7 +292,9 @@ func (r createRequest) ToServerCreateMap() (map[string]any, error) {
 	if r.keyName != "" {
 		s["key_name"] = r.keyName
 	}
-	s["return_reservation_id"] = true
+	if !r.one {
+		s["return_reservation_id"] = true
+	}
 	return m, nil
 }
 
