@@ -37,14 +37,51 @@ type providerFlagSet struct {
 	instanceProfile  string
 	keyName          string
 
-	osCloud            string
-	novaImage          string
-	novaFlavor         string
-	novaNetwork        string
-	novaKeyName        string
-	novaSecurityGroups string
-	novaZone           string
-	novaConfigDrive    bool
+	nova *novaFlagSet
+}
+
+// novaFlagSet holds the session and the settings of Nova servers: the
+// controller's workers, or the web tier that `infra up --openstack`
+// launches (from the same image, so that its exports serve the
+// controller).
+type novaFlagSet struct {
+	osCloud        string
+	image          string
+	flavor         string
+	network        string
+	keyName        string
+	securityGroups string
+	zone           string
+	configDrive    bool
+}
+
+// novaFlags adds the flags for servers of role (imgrec.RoleWorker or
+// imgrec.RoleWeb).
+func novaFlags(fs *flag.FlagSet, role string) *novaFlagSet {
+	nf := &novaFlagSet{}
+	nf.cloudFlag(fs)
+	nf.serverFlags(fs, role)
+	return nf
+}
+
+// cloudFlag adds --os-cloud.
+func (nf *novaFlagSet) cloudFlag(fs *flag.FlagSet) {
+	fs.StringVar(&nf.osCloud, "os-cloud", "", "nova: cloud of clouds.yaml to use (default $OS_CLOUD; with neither, the OS_* variables of an openrc file)")
+}
+
+// serverFlags adds the settings of the servers of role.
+func (nf *novaFlagSet) serverFlags(fs *flag.FlagSet, role string) {
+	whose, image, required := "the workers'", "worker image (id or name), with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model, " (required with --provider nova)"
+	if role == imgrec.RoleWeb {
+		whose, image, required = "the web tier's", "image of the web tier's server (id or name), with imgrec at "+userdata.Binary+": the workers' image does", " (required with --openstack)"
+	}
+	fs.StringVar(&nf.image, "nova-image", "", "nova: "+image+required)
+	fs.StringVar(&nf.flavor, "nova-flavor", "", "nova: flavor of "+whose+" servers (id or name; 2 vCPUs and 4 GiB suit one worker)"+required)
+	fs.StringVar(&nf.network, "nova-network", "auto", "nova: id of "+whose+" network (openstack network show NAME -f value -c id); auto: the project's only network")
+	fs.StringVar(&nf.keyName, "nova-key-name", "", "nova: SSH key pair on "+whose+" servers (default none)")
+	fs.StringVar(&nf.securityGroups, "nova-security-groups", "", "nova: comma-separated security groups of "+whose+" servers (default: the project's default group)")
+	fs.StringVar(&nf.zone, "nova-availability-zone", "", "nova: availability zone of "+whose+" servers (default: Nova's choice)")
+	fs.BoolVar(&nf.configDrive, "nova-config-drive", false, "nova: give "+whose+" servers a config drive, for clouds without a metadata service")
 }
 
 func providerFlags(fs *flag.FlagSet) *providerFlagSet {
@@ -59,14 +96,7 @@ func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	fs.StringVar(&pf.securityGroupIDs, "ec2-security-group-ids", "", "ec2: comma-separated security groups of the workers (default: the VPC's default group)")
 	fs.StringVar(&pf.instanceProfile, "ec2-instance-profile", "", "ec2: IAM instance profile (name or ARN) giving the workers the queue and the buckets")
 	fs.StringVar(&pf.keyName, "ec2-key-name", "", "ec2: SSH key pair on the workers (default none)")
-	fs.StringVar(&pf.osCloud, "os-cloud", "", "nova: cloud of clouds.yaml to use (default $OS_CLOUD; with neither, the OS_* variables of an openrc file)")
-	fs.StringVar(&pf.novaImage, "nova-image", "", "nova: worker image (id or name), with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model+" (required with --provider nova)")
-	fs.StringVar(&pf.novaFlavor, "nova-flavor", "", "nova: flavor of the workers (id or name; 2 vCPUs and 4 GiB suit one worker) (required with --provider nova)")
-	fs.StringVar(&pf.novaNetwork, "nova-network", "auto", "nova: id of the workers' network (openstack network show NAME -f value -c id); auto: the project's only network")
-	fs.StringVar(&pf.novaKeyName, "nova-key-name", "", "nova: SSH key pair on the workers (default none)")
-	fs.StringVar(&pf.novaSecurityGroups, "nova-security-groups", "", "nova: comma-separated security groups of the workers (default: the project's default group)")
-	fs.StringVar(&pf.novaZone, "nova-availability-zone", "", "nova: availability zone of the workers (default: Nova's choice)")
-	fs.BoolVar(&pf.novaConfigDrive, "nova-config-drive", false, "nova: give the workers a config drive, for clouds without a metadata service")
+	pf.nova = novaFlags(fs, imgrec.RoleWorker)
 	return pf
 }
 
@@ -93,10 +123,10 @@ func (pf *providerFlagSet) check() error {
 			}
 		case "nova":
 			cloud = true
-			if pf.cluster == "" || pf.novaImage == "" || pf.novaFlavor == "" {
+			if pf.cluster == "" || pf.nova.image == "" || pf.nova.flavor == "" {
 				return usagef("--provider nova needs --cluster, --nova-image and --nova-flavor")
 			}
-			if err := nova.CheckNetwork(pf.novaNetwork); err != nil {
+			if err := nova.CheckNetwork(pf.nova.network); err != nil {
 				return usagef("--nova-network: %v", err)
 			}
 		default:
@@ -239,7 +269,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 }
 
 func (pf *providerFlagSet) openNova(ctx context.Context, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (*nova.Provider, error) {
-	cloud, err := nova.Connect(ctx, pf.osCloud)
+	cloud, err := nova.Connect(ctx, pf.nova.osCloud)
 	if err != nil {
 		return nil, err
 	}
@@ -261,13 +291,13 @@ func (pf *providerFlagSet) openNova(ctx context.Context, af *awsFlagSet, maxInst
 	log.Info("openstack session", "credentials", cloud.Source, "compute", cloud.Compute.Endpoint)
 	return nova.New(ctx, cloud, nova.Config{
 		Cluster:          pf.cluster,
-		Image:            pf.novaImage,
-		Flavor:           pf.novaFlavor,
-		Network:          pf.novaNetwork,
-		SecurityGroups:   splitList(pf.novaSecurityGroups),
-		KeyName:          pf.novaKeyName,
-		AvailabilityZone: pf.novaZone,
-		ConfigDrive:      pf.novaConfigDrive,
+		Image:            pf.nova.image,
+		Flavor:           pf.nova.flavor,
+		Network:          pf.nova.network,
+		SecurityGroups:   splitList(pf.nova.securityGroups),
+		KeyName:          pf.nova.keyName,
+		AvailabilityZone: pf.nova.zone,
+		ConfigDrive:      pf.nova.configDrive,
 		Worker:           userdata.Worker{Args: args, Env: env},
 		Max:              maxInstances,
 		Logger:           log,
