@@ -138,7 +138,8 @@ func (s *BootAware) Decide(o Observation) Decision {
 		}
 	}
 
-	// Trim the warm pool to its size, oldest stopped first, never one we restart.
+	// Trim the warm pool to its size, the dearest part's first, oldest
+	// stopped first within a part, never one we restart.
 	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - max(cfg.WarmPool, 0); extra > 0 {
 		for _, in := range s.dearestFirst(f[imgrec.StateStopped]) {
 			if extra == 0 {
