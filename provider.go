@@ -27,6 +27,9 @@ type Instance struct {
 	Since  time.Time     `json:"since"` // when it entered State
 	Busy   bool          `json:"busy"`  // working on a request, where the provider can tell
 	Detail string        `json:"detail,omitempty"`
+	// Provider names where the instance runs ("local", "ec2", "nova"): in a
+	// fleet of several providers (package burst), the part it belongs to.
+	Provider string `json:"provider,omitempty"`
 }
 
 // Provider creates and controls worker instances. Stop is a drain: the
@@ -51,8 +54,9 @@ type Provider interface {
 // so a cluster's controller never touches anything else in the account.
 const (
 	LabelCluster = "imgrec:cluster" // the cluster's name, see CheckCluster
-	LabelRole    = "imgrec:role"    // RoleWorker
+	LabelRole    = "imgrec:role"    // RoleWorker or RoleWeb
 	RoleWorker   = "worker"
+	RoleWeb      = "web" // a web-tier server `imgrec infra up --openstack` launches
 )
 
 var clusterName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)

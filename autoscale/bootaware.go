@@ -1,8 +1,10 @@
 package autoscale
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -21,6 +23,14 @@ import (
 // is done (nothing waiting, nothing in flight, no instance busy) for
 // ScaleInAfter, the Window's memory of busier times no longer holds the
 // fleet: it goes down to Min at once.
+//
+// Over a fleet of several providers (Config.Parts), it adds the cheapest
+// way first: a stopped instance of the cheapest part with room, else a
+// launch there (where package burst puts it), else a stopped instance of a
+// dearer part, each only if it would come up in time by its own part's boot
+// times; and it stops, cancels and trims the dearest part's instances
+// first, never a cheaper one in place of a dearer one held to the end of
+// its billed minimum.
 type BootAware struct {
 	cfg       Config
 	readings  []reading
@@ -39,7 +49,9 @@ type reading struct {
 // NewBootAware returns a BootAware for cfg (defaults filled in).
 func NewBootAware(cfg Config) *BootAware {
 	cfg = cfg.withDefaults()
-	return &BootAware{cfg: cfg, est: newEstimates(cfg)}
+	s := &BootAware{cfg: cfg}
+	s.est = newEstimates(cfg, s.part)
+	return s
 }
 
 // Config returns the tunables in force, defaults included.
@@ -65,7 +77,7 @@ func (s *BootAware) Decide(o Observation) Decision {
 	}
 	// Only where a restart is not billed anew: with a billed minimum, the
 	// next burst often comes before stopping would have paid off.
-	done := cfg.MinBilled == 0 && !s.idleSince.IsZero() && o.Time.Sub(s.idleSince) >= cfg.ScaleInAfter
+	done := s.freeRestarts() && !s.idleSince.IsZero() && o.Time.Sub(s.idleSince) >= cfg.ScaleInAfter
 	if done {
 		s.readings = s.readings[len(s.readings)-1:]
 	}
@@ -82,9 +94,11 @@ func (s *BootAware) Decide(o Observation) Decision {
 	// cancelled at once, newest first: they cost nothing yet and would come
 	// up to too little work. While requests arrive, they stay.
 	var late []string
-	if pending := f[imgrec.StatePending]; desired < active && s.draining() {
-		for i := len(pending) - 1; i >= 0 && len(late) < active-desired; i-- {
-			late = append(late, pending[i].ID)
+	if desired < active && s.draining() {
+		pending := slices.Clone(f[imgrec.StatePending])
+		slices.Reverse(pending)
+		for _, in := range s.dearestFirst(pending)[:min(active-desired, len(pending))] {
+			late = append(late, in.ID)
 		}
 	}
 	if len(late) > 0 {
@@ -95,11 +109,12 @@ func (s *BootAware) Decide(o Observation) Decision {
 	switch {
 	case desired > active:
 		s.lowSince = time.Time{}
-		s.grow(o, f, &d, desired-active, cfg.Min-active)
+		where := s.grow(o, f, &d, desired-active, cfg.Min-active)
 		d.Reason = fmt.Sprintf("depth %d needs %d instances, %d active", depth, desired, active)
 		if held := desired - active - len(d.Start) - d.Launch; held > 0 {
 			d.Reason += fmt.Sprintf("; %d more would come up after the backlog is done", held)
 		}
+		d.Reason += where
 	case desired < active:
 		if s.lowSince.IsZero() {
 			s.lowSince = o.Time
@@ -108,14 +123,7 @@ func (s *BootAware) Decide(o Observation) Decision {
 			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; scale-in in %s unless work arrives", depth, desired, active, wait.Round(100*time.Millisecond))
 			break
 		}
-		var idle []imgrec.Instance
-		for _, in := range f.idle() {
-			// Kept until the last step before its billed minimum runs out.
-			if o.Time.Sub(in.Since) >= max(cfg.MinBilled-DefaultInterval, 0) {
-				idle = append(idle, in)
-			}
-		}
-		surplus := ids(idle[:min(active-desired, len(idle))])
+		surplus := ids(s.surplus(o.Time, f.idle(), active-desired))
 		if cfg.WarmPool < 0 {
 			d.Terminate = surplus
 			d.Reason = fmt.Sprintf("depth %d needs %d of %d active; terminating %d idle (no warm pool)", depth, desired, active, len(surplus))
@@ -130,9 +138,10 @@ func (s *BootAware) Decide(o Observation) Decision {
 		}
 	}
 
-	// Trim the warm pool to its size, oldest stopped first, never one we restart.
+	// Trim the warm pool to its size, the dearest part's first, oldest
+	// stopped first within a part, never one we restart.
 	if extra := len(f[imgrec.StateStopped]) - len(d.Start) - max(cfg.WarmPool, 0); extra > 0 {
-		for _, in := range f[imgrec.StateStopped] {
+		for _, in := range s.dearestFirst(f[imgrec.StateStopped]) {
 			if extra == 0 {
 				break
 			}
@@ -145,29 +154,163 @@ func (s *BootAware) Decide(o Observation) Decision {
 	return d
 }
 
-// grow adds up to need instances, warm pool first, but beyond the first
-// floor (to reach Min) none that would come up after the fleet already
-// running or booting has drained the backlog now in the queue.
-func (s *BootAware) grow(o Observation, f fleet, d *Decision, need, floor int) {
+// grow adds up to need instances, the cheapest way first (warm pool
+// first within a part), but beyond the first floor (to reach Min) none
+// that would come up after the fleet already running or booting has
+// drained the backlog now in the queue. Over several parts it returns
+// where the instances go, for the decision's reason.
+func (s *BootAware) grow(o Observation, f fleet, d *Decision, need, floor int) string {
 	b := s.backlog(o, f, o.Stats.Depth())
 	arrivals := s.est.arrivals(o.Time, f[imgrec.StatePending])
-	stopped := f[imgrec.StateStopped]
-	for i := range need {
-		drain := b.drainTime(arrivals)
-		if i < floor {
-			drain = never
-		}
-		switch {
-		case len(d.Start) < len(stopped) && s.est.restart.v < drain:
-			d.Start = append(d.Start, stopped[len(d.Start)].ID)
-			arrivals = insertSorted(arrivals, s.est.restart.v)
-		case s.est.boot.v < drain:
-			d.Launch++
-			arrivals = insertSorted(arrivals, s.est.boot.v)
-		default:
-			return
+	parts := s.parts()
+	room := make([]int, len(parts))
+	stopped := make([][]imgrec.Instance, len(parts))
+	for i, p := range parts {
+		room[i] = p.Max
+	}
+	for _, in := range slices.Concat(f[imgrec.StatePending], f[imgrec.StateRunning]) {
+		if i := s.partIndex(in); i >= 0 {
+			room[i]--
 		}
 	}
+	for _, in := range f[imgrec.StateStopped] { // oldest first
+		if i := s.partIndex(in); i >= 0 {
+			stopped[i] = append(stopped[i], in)
+		}
+	}
+	starts, launches := make([]int, len(parts)), make([]int, len(parts))
+	for n := range need {
+		drain := b.drainTime(arrivals)
+		if n < floor {
+			drain = never
+		}
+		added := false
+		launchable := true // launches go to the cheapest part with room
+		for i, p := range parts {
+			if room[i] <= 0 {
+				continue
+			}
+			if up := s.est.restartOf(p.Name); starts[i] < len(stopped[i]) && up < drain {
+				d.Start = append(d.Start, stopped[i][starts[i]].ID)
+				starts[i]++
+				arrivals, added = insertSorted(arrivals, up), true
+			} else if up := s.est.bootOf(p.Name); launchable && up < drain {
+				d.Launch++
+				launches[i]++
+				arrivals, added = insertSorted(arrivals, up), true
+			}
+			if added {
+				room[i]--
+				break
+			}
+			launchable = false
+		}
+		if !added {
+			break
+		}
+	}
+	if len(s.cfg.Parts) == 0 {
+		return ""
+	}
+	var where []string
+	for i, p := range parts {
+		if starts[i]+launches[i] > 0 {
+			where = append(where, fmt.Sprintf("%s: start %d, launch %d", p.Name, starts[i], launches[i]))
+		}
+	}
+	if len(where) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(where, "; ") + ")"
+}
+
+// surplus picks up to n idle instances (idle: newest first) to stop, the
+// dearest part's first. An instance is kept until the last step before its
+// billed minimum runs out; one held so still takes its place in the order,
+// so that no cheaper instance is stopped in its stead (it goes when its
+// minute is up).
+func (s *BootAware) surplus(now time.Time, idle []imgrec.Instance, n int) []imgrec.Instance {
+	var out []imgrec.Instance
+	sorted := s.dearestFirst(idle)
+	for i := 0; i < len(sorted) && n > 0; {
+		j := i + 1
+		for j < len(sorted) && s.price(sorted[j]) == s.price(sorted[i]) {
+			j++
+		}
+		var ready []imgrec.Instance
+		for _, in := range sorted[i:j] {
+			if now.Sub(in.Since) >= max(s.minBilled(in)-DefaultInterval, 0) {
+				ready = append(ready, in)
+			}
+		}
+		out = append(out, ready[:min(n, len(ready))]...)
+		n -= min(n, j-i)
+		i = j
+	}
+	return out
+}
+
+// parts returns the fleet's parts, cheapest first; one part of Max
+// instances without Config.Parts.
+func (s *BootAware) parts() []Part {
+	if len(s.cfg.Parts) == 0 {
+		return []Part{{Max: s.cfg.Max}}
+	}
+	return s.cfg.Parts
+}
+
+// partIndex is the index in parts of in's part, -1 for none.
+func (s *BootAware) partIndex(in imgrec.Instance) int {
+	if len(s.cfg.Parts) == 0 {
+		return 0
+	}
+	return slices.IndexFunc(s.cfg.Parts, func(p Part) bool { return p.Name == in.Provider })
+}
+
+// part is the name of in's part, for the estimates.
+func (s *BootAware) part(in imgrec.Instance) string {
+	if i := s.partIndex(in); i >= 0 {
+		return s.parts()[i].Name
+	}
+	return ""
+}
+
+func (s *BootAware) price(in imgrec.Instance) float64 {
+	if i := s.partIndex(in); i >= 0 {
+		return s.parts()[i].Price
+	}
+	return 0
+}
+
+func (s *BootAware) minBilled(in imgrec.Instance) time.Duration {
+	if len(s.cfg.Parts) == 0 {
+		return s.cfg.MinBilled
+	}
+	if i := s.partIndex(in); i >= 0 {
+		return s.cfg.Parts[i].MinBilled
+	}
+	return s.cfg.MinBilled
+}
+
+// freeRestarts reports whether no instance is billed a minimum per run.
+func (s *BootAware) freeRestarts() bool {
+	if len(s.cfg.Parts) == 0 {
+		return s.cfg.MinBilled == 0
+	}
+	for _, p := range s.cfg.Parts {
+		if p.MinBilled > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dearestFirst sorts a copy of in by price, dearest first, keeping the
+// order of equal prices.
+func (s *BootAware) dearestFirst(in []imgrec.Instance) []imgrec.Instance {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b imgrec.Instance) int { return cmp.Compare(s.price(b), s.price(a)) })
+	return out
 }
 
 // backlog foresees depth requests drained by the running instances at

@@ -204,7 +204,7 @@ func TestBootAwareMeasuresBootAndServiceTimes(t *testing.T) {
 	s.Decide(obs(0, 100, 0, []imgrec.Instance{pending}))
 	up := running("w-1", 30, true)
 	s.Decide(obs(31, 99, 1, []imgrec.Instance{up}))
-	if got := s.est.boot.v; got != 30*time.Second {
+	if got := s.est.bootOf(""); got != 30*time.Second {
 		t.Fatalf("boot measured %s, want 30s (the guess of 40s replaced)", got)
 	}
 	// While requests wait, 1 instance drains 10 in 2 s: 0.2 s each.
@@ -217,8 +217,8 @@ func TestBootAwareMeasuresBootAndServiceTimes(t *testing.T) {
 	s.Decide(obs(41, 0, 0, []imgrec.Instance{stopped}))
 	s.Decide(obs(50, 1, 0, []imgrec.Instance{{ID: "w-1", State: imgrec.StatePending, Since: at(50)}}))
 	s.Decide(obs(56, 0, 1, []imgrec.Instance{running("w-1", 55, true)}))
-	if s.est.restart.v != 5*time.Second || s.est.boot.v != 30*time.Second {
-		t.Fatalf("restart %s, boot %s; want 5s and 30s", s.est.restart.v, s.est.boot.v)
+	if s.est.restartOf("") != 5*time.Second || s.est.bootOf("") != 30*time.Second {
+		t.Fatalf("restart %s, boot %s; want 5s and 30s", s.est.restartOf(""), s.est.bootOf(""))
 	}
 }
 

@@ -27,13 +27,16 @@ func (e *estimate) add(x time.Duration) {
 }
 
 // estimates are what BootAware measures of its instances: how long a
-// launch and a restart take from pending to running, and how long one
+// launch and a restart take from pending to running, per part of the fleet
+// (see Config.Parts; one part, "", without parts), and how long one
 // request takes.
 type estimates struct {
-	boot, restart, service estimate
-	seen                   map[string]seenInstance
-	gen                    int          // observations learnt from, to forget instances no longer listed
-	ref                    drainReading // start of the current service measurement
+	boot, restart map[string]*estimate // by part
+	service       estimate
+	part          func(imgrec.Instance) string // the part an instance is on
+	seen          map[string]seenInstance
+	gen           int          // observations learnt from, to forget instances no longer listed
+	ref           drainReading // start of the current service measurement
 }
 
 type seenInstance struct {
@@ -50,13 +53,30 @@ type drainReading struct {
 	depth, running int
 }
 
-func newEstimates(cfg Config) estimates {
-	return estimates{
-		boot:    estimate{v: cfg.BootTime},
-		restart: estimate{v: cfg.RestartTime},
+func newEstimates(cfg Config, part func(imgrec.Instance) string) estimates {
+	e := estimates{
+		boot:    map[string]*estimate{"": {v: cfg.BootTime}},
+		restart: map[string]*estimate{"": {v: cfg.RestartTime}},
 		service: estimate{v: cfg.ServiceTime},
+		part:    part,
 		seen:    map[string]seenInstance{},
 	}
+	for _, p := range cfg.Parts {
+		e.boot[p.Name] = &estimate{v: p.BootTime}
+		e.restart[p.Name] = &estimate{v: p.RestartTime}
+	}
+	return e
+}
+
+// bootOf and restartOf are how long a launch and a restart take on part.
+func (e *estimates) bootOf(part string) time.Duration    { return e.of(e.boot, part).v }
+func (e *estimates) restartOf(part string) time.Duration { return e.of(e.restart, part).v }
+
+func (e *estimates) of(m map[string]*estimate, part string) *estimate {
+	if x, ok := m[part]; ok {
+		return x
+	}
+	return m[""] // an instance of no known part: Config's guesses
 }
 
 // learn measures boots from instances seen pending then running, and the
@@ -71,9 +91,9 @@ func (e *estimates) learn(o Observation, f fleet) {
 			cur.restart = known // an instance seen before is being restarted
 		case in.State == imgrec.StateRunning && prev.state == imgrec.StatePending && in.Since.After(prev.since):
 			if prev.restart {
-				e.restart.add(in.Since.Sub(prev.since))
+				e.of(e.restart, e.part(in)).add(in.Since.Sub(prev.since))
 			} else {
-				e.boot.add(in.Since.Sub(prev.since))
+				e.of(e.boot, e.part(in)).add(in.Since.Sub(prev.since))
 			}
 		}
 		e.seen[in.ID] = cur
@@ -106,9 +126,9 @@ func (e *estimates) learn(o Observation, f fleet) {
 
 // eta is how long a pending instance is still expected to boot.
 func (e *estimates) eta(now time.Time, in imgrec.Instance) time.Duration {
-	boot := e.boot.v
+	boot := e.bootOf(e.part(in))
 	if e.seen[in.ID].restart {
-		boot = e.restart.v
+		boot = e.restartOf(e.part(in))
 	}
 	return max(boot-now.Sub(in.Since), 0)
 }

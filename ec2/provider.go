@@ -55,6 +55,9 @@ import (
 
 var _ imgrec.Provider = (*Provider)(nil)
 
+// Name is the provider's name, in Instance.Provider and --provider.
+const Name = "ec2"
+
 // Tags on every instance the provider launches; it acts on no other.
 const (
 	TagCluster = imgrec.LabelCluster
@@ -408,7 +411,7 @@ func (p *Provider) instances(ctx context.Context, op string) ([]imgrec.Instance,
 				delete(p.changes, id) // terminated
 			}
 		case c.launched && now.Sub(c.at) < describeGrace:
-			out = append(out, imgrec.Instance{ID: id, State: imgrec.StatePending, Since: c.at, Detail: "launched; not yet described by EC2"})
+			out = append(out, imgrec.Instance{ID: id, State: imgrec.StatePending, Since: c.at, Detail: "launched; not yet described by EC2", Provider: Name})
 		default:
 			delete(p.changes, id)
 		}
@@ -478,7 +481,7 @@ func (p *Provider) record(ids []string) {
 // convert maps an EC2 instance to an imgrec.Instance; false for a
 // terminated one.
 func convert(ec types.Instance) (imgrec.Instance, bool) {
-	in := imgrec.Instance{ID: aws.ToString(ec.InstanceId), Since: aws.ToTime(ec.LaunchTime)}
+	in := imgrec.Instance{ID: aws.ToString(ec.InstanceId), Since: aws.ToTime(ec.LaunchTime), Provider: Name}
 	var name types.InstanceStateName
 	if ec.State != nil {
 		name = ec.State.Name

@@ -37,6 +37,9 @@ import (
 
 var _ imgrec.Provider = (*Provider)(nil)
 
+// Name is the provider's name, in Instance.Provider and --provider.
+const Name = "local"
+
 // DefaultDrainTimeout is long enough for a worker to finish one request on
 // a slow CPU.
 const DefaultDrainTimeout = 90 * time.Second
@@ -112,7 +115,7 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	var out []imgrec.Instance
 	for range n {
 		p.launched++
-		inst := &instance{seq: p.launched, Instance: imgrec.Instance{ID: fmt.Sprintf("w-%d", p.launched)}}
+		inst := &instance{seq: p.launched, Instance: imgrec.Instance{ID: fmt.Sprintf("w-%d", p.launched), Provider: Name}}
 		if err := p.spawn(inst); err != nil {
 			return out, fmt.Errorf("launch %s: %w", inst.ID, err)
 		}

@@ -26,6 +26,9 @@ type Cloud struct {
 	// Image is nil when the catalog has no image service; images are then
 	// given by id.
 	Image *gophercloud.ServiceClient
+	// Network is nil when the catalog has no network service (Neutron),
+	// as in the local Nova; only the web tier's access needs it.
+	Network *gophercloud.ServiceClient
 	// Source says where the credentials came from, for logs: "clouds.yaml
 	// cloud NAME" or "OS_* environment".
 	Source string
@@ -89,6 +92,9 @@ func Connect(ctx context.Context, cloud string) (*Cloud, error) {
 	c := &Cloud{Compute: compute, Source: source}
 	if image, err := openstack.NewImageV2(pc, eo); err == nil {
 		c.Image = image
+	}
+	if network, err := openstack.NewNetworkV2(pc, eo); err == nil {
+		c.Network = network
 	}
 	return c, nil
 }

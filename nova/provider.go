@@ -74,6 +74,9 @@ import (
 
 var _ imgrec.Provider = (*Provider)(nil)
 
+// Name is the provider's name, in Instance.Provider and --provider.
+const Name = "nova"
+
 // Microversion is the compute API version the provider speaks: 2.52 is the
 // first that takes tags in the create request (Queens, 2018).
 const Microversion = "2.52"
@@ -277,6 +280,7 @@ func (p *Provider) createOpts(n int) createRequest {
 type createRequest struct {
 	servers.CreateOpts
 	keyName string
+	one     bool // a single server: Nova answers with it, not a reservation
 }
 
 func (r createRequest) ToServerCreateMap() (map[string]any, error) {
@@ -288,7 +292,9 @@ func (r createRequest) ToServerCreateMap() (map[string]any, error) {
 	if r.keyName != "" {
 		s["key_name"] = r.keyName
 	}
-	s["return_reservation_id"] = true
+	if !r.one {
+		s["return_reservation_id"] = true
+	}
 	return m, nil
 }
 

@@ -15,7 +15,7 @@ import (
 // change sets), or its creation while it builds; the provider's own
 // actions, which are later, move it on.
 func convert(s servers.Server, terminating bool) imgrec.Instance {
-	in := imgrec.Instance{ID: s.ID, Since: s.Updated}
+	in := imgrec.Instance{ID: s.ID, Since: s.Updated, Provider: Name}
 	task := s.TaskState
 	switch {
 	case s.Status == "ERROR":

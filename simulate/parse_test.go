@@ -85,6 +85,7 @@ func TestParseWorkload(t *testing.T) {
 		{"poisson:2,10m", 1200, true, 10 * time.Minute},
 		{"ramp:0,10,10m", 3000, true, 10 * time.Minute},
 		{"periodic:50,2m,3", 150, false, 4*time.Minute + time.Nanosecond},
+		{"day:10,20m", 6000, true, 20 * time.Minute},
 		{"replay:" + replay, 3, false, 2500*time.Millisecond + time.Nanosecond},
 	} {
 		w, err := ParseWorkload(c.spec, 1)
@@ -110,6 +111,14 @@ func TestParseWorkload(t *testing.T) {
 	if firstHalf*2 >= len(w.Arrivals)/2 {
 		t.Errorf("ramp 0→10: %d of %d arrivals in the first half, want about a quarter", firstHalf, len(w.Arrivals))
 	}
+	// A day's arrivals crowd toward its middle: sin² puts 82 % of them in
+	// its middle half.
+	w, _ = ParseWorkload("day:10,20m", 1)
+	q1, _ := slices.BinarySearch(w.Arrivals, 5*time.Minute)
+	q3, _ := slices.BinarySearch(w.Arrivals, 15*time.Minute)
+	if mid := float64(q3-q1) / float64(len(w.Arrivals)); mid < 0.78 || mid > 0.86 {
+		t.Errorf("day: %.2f of the arrivals in the middle half, want about 0.82", mid)
+	}
 	a, _ := ParseWorkload("poisson:2,10m", 1)
 	b, _ := ParseWorkload("poisson:2,10m", 2)
 	if slices.Equal(a.Arrivals, b.Arrivals) {
@@ -128,6 +137,8 @@ func TestParseWorkloadErrors(t *testing.T) {
 		"poisson:1e9,1h":      "poisson:RATE,DURATION",
 		"poisson:0.001,1s":    "no request arrives",
 		"ramp:0,0,1m":         "not both 0",
+		"day:0,1h":            "day:PEAK,DURATION",
+		"day:5":               "day:PEAK,DURATION",
 		"periodic:10,0s,3":    "periodic:N,EVERY,COUNT",
 		"replay:/nonexistent": "/nonexistent",
 		"steady:5":            "want burst:N",

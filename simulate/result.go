@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,6 +25,12 @@ type Result struct {
 	Peak               int           // most instances pending or running at once
 	BackToZero         time.Duration // last answer to no instance up or stopping; -1 if never within the horizon
 	Launches, Starts   int
+	// With Config.Providers: what the billed seconds cost, each provider's
+	// share (cheapest first), and the launches and starts refused because
+	// no provider (or the instance's own) had room.
+	Cost      float64
+	Providers []ProviderResult
+	Refused   int
 
 	Latencies []time.Duration // sorted
 	Timeline  []Sample        // every change of instance counts or depth
@@ -53,6 +60,17 @@ func (s *sim) sample() {
 		}
 	}
 	s.res.Peak = max(s.res.Peak, x.Active())
+	if len(s.providers) > 1 || s.providers[0].Name != "" {
+		for _, p := range s.providers {
+			n := 0
+			for _, in := range s.instances {
+				if in.prov == p && (in.state == imgrec.StatePending || in.state == imgrec.StateRunning) {
+					n++
+				}
+			}
+			p.res.Peak = max(p.res.Peak, n)
+		}
+	}
 	switch up := x.Active() + x.Stopping; {
 	case up > 0:
 		s.zeroAt = -1
@@ -87,6 +105,12 @@ func (s *sim) result() *Result {
 	if n := len(r.Latencies); n > 0 {
 		r.P50, r.P95, r.P99, r.Max = percentile(r.Latencies, 50), percentile(r.Latencies, 95), percentile(r.Latencies, 99), r.Latencies[n-1]
 	}
+	if len(s.cfg.Providers) > 0 {
+		for _, p := range s.providers {
+			r.Providers = append(r.Providers, p.res)
+			r.Cost += p.res.Cost
+		}
+	}
 	r.Completion, r.BackToZero = -1, -1
 	if r.Unfinished == 0 {
 		r.Completion = s.lastFinish - s.arrivals[0]
@@ -102,14 +126,29 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return ds[max((p*len(ds)+99)/100-1, 0)]
 }
 
-// WriteTable writes one line per result, aligned.
+// WriteTable writes one line per result, aligned. Results over several
+// providers also get their cost, each provider's billed seconds and peak,
+// and the launches and starts refused for want of room.
 func WriteTable(w io.Writer, results []*Result) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tcompletion\tp50\tp95\tp99\tinstance-s\tbilled-s\tpeak\tback to 0\tlaunches\tstarts\t")
+	fleet := slices.ContainsFunc(results, func(r *Result) bool { return len(r.Providers) > 0 })
+	head := "policy\tcompletion\tp50\tp95\tp99\tinstance-s\tbilled-s\tpeak\tback to 0\tlaunches\tstarts\t"
+	if fleet {
+		head += "cost\tbilled-s (peak) by provider\trefused\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%d\t%s\t%d\t%d\t\n", r.Policy,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.0f\t%.0f\t%d\t%s\t%d\t%d\t", r.Policy,
 			seconds(r.Completion), seconds(r.P50), seconds(r.P95), seconds(r.P99),
 			r.InstanceSeconds, r.BilledSeconds, r.Peak, seconds(r.BackToZero), r.Launches, r.Starts)
+		if fleet {
+			var by []string
+			for _, p := range r.Providers {
+				by = append(by, fmt.Sprintf("%s %.0f (%d)", p.Name, p.BilledSeconds, p.Peak))
+			}
+			fmt.Fprintf(tw, "%.4f\t%s\t%d\t", r.Cost, strings.Join(by, ", "), r.Refused)
+		}
+		fmt.Fprintln(tw)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -122,6 +161,25 @@ func WriteTable(w io.Writer, results []*Result) error {
 		}
 	}
 	return nil
+}
+
+// WriteSavings compares each policy's results over several providers
+// (fleet) with its results on one provider alone (alone, same order), on the
+// same requests: cost, billed seconds and p95 of each, and the share of the
+// cost bursting saved.
+func WriteSavings(w io.Writer, aloneName string, fleet, alone []*Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "policy\tcost %[1]s alone\tcost\tsaved\tbilled-s %[1]s alone\tbilled-s\tp95 %[1]s alone\tp95\t\n", aloneName)
+	for i, r := range fleet {
+		a := alone[i]
+		saved := "–"
+		if a.Cost > 0 {
+			saved = fmt.Sprintf("%.0f %%", 100*(a.Cost-r.Cost)/a.Cost)
+		}
+		fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%s\t%.0f\t%.0f\t%s\t%s\t\n", r.Policy, a.Cost, r.Cost, saved,
+			a.BilledSeconds, r.BilledSeconds, seconds(a.P95), seconds(r.P95))
+	}
+	return tw.Flush()
 }
 
 // seconds formats d as seconds with one decimal, "never" for -1.
@@ -142,6 +200,10 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		f := d.Seconds()
 		return &f
 	}
+	var cost *float64
+	if len(r.Providers) > 0 {
+		cost = &r.Cost
+	}
 	return json.Marshal(struct {
 		Policy            string   `json:"policy"`
 		Requests          int      `json:"requests"`
@@ -159,6 +221,10 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		BackToZeroSeconds *float64 `json:"back_to_zero_seconds"`
 		Launches          int      `json:"launches"`
 		Starts            int      `json:"starts"`
+		// Over several providers only.
+		Cost      *float64         `json:"cost,omitempty"`
+		Providers []ProviderResult `json:"providers,omitempty"`
+		Refused   int              `json:"refused,omitempty"`
 	}{
 		Policy: r.Policy, Requests: r.Requests, Unfinished: r.Unfinished, CompletionSeconds: sec(r.Completion),
 		Latency: struct {
@@ -169,5 +235,6 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 		}{r.P50.Seconds(), r.P95.Seconds(), r.P99.Seconds(), r.Max.Seconds()},
 		InstanceSeconds: r.InstanceSeconds, BilledSeconds: r.BilledSeconds, Peak: r.Peak,
 		BackToZeroSeconds: sec(r.BackToZero), Launches: r.Launches, Starts: r.Starts,
+		Cost: cost, Providers: r.Providers, Refused: r.Refused,
 	})
 }

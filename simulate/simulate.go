@@ -28,6 +28,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/imgrec/imgrec"
@@ -71,8 +72,14 @@ var InstancePresets = map[string]Instances{
 
 // Config describes the world a policy is simulated in.
 type Config struct {
-	Workload  Workload
+	Workload Workload
+	// Instances is how the instances behave, all of one provider billed as
+	// EC2 bills (60 s a run), uncapped (the policy keeps to its Max) and
+	// without a price — unless Providers are given, which replace it.
 	Instances Instances
+	// Providers, if any, make a fleet over several providers (package
+	// burst): see Provider.
+	Providers []Provider
 	Service   Dist // per request
 	Seed      uint64
 	BillBoot  bool          // bill pending time too
@@ -83,13 +90,25 @@ func (c Config) validate() error {
 	switch {
 	case len(c.Workload.Arrivals) == 0:
 		return invalidf("simulate: the workload has no requests")
-	case c.Instances.Launch == nil || c.Instances.Restart == nil || c.Instances.Stop == nil:
+	case len(c.Providers) == 0 && !c.Instances.complete():
 		return invalidf("simulate: the instance model lacks a launch, restart or stop delay")
 	case c.Service == nil:
 		return invalidf("simulate: no service time")
 	}
+	for i, p := range c.Providers {
+		switch {
+		case p.Name == "" || slices.ContainsFunc(c.Providers[:i], func(q Provider) bool { return q.Name == p.Name }):
+			return invalidf("simulate: provider %d: want a name of its own, got %q", i+1, p.Name)
+		case !p.Instances.complete():
+			return invalidf("simulate: provider %s: the instance model lacks a launch, restart or stop delay", p.Name)
+		case p.Max < 1 || p.Price < 0 || p.MinBilled < 0:
+			return invalidf("simulate: provider %s: want max >= 1, price >= 0, min billed >= 0", p.Name)
+		}
+	}
 	return nil
 }
+
+func (in Instances) complete() bool { return in.Launch != nil && in.Restart != nil && in.Stop != nil }
 
 // epoch is virtual time zero, as policies see it.
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -154,6 +173,7 @@ func (e *events) Pop() any {
 
 type instance struct {
 	id        string
+	prov      *provider
 	state     imgrec.InstanceState
 	since     time.Duration
 	busy      bool
@@ -181,9 +201,9 @@ type sim struct {
 	inFlight int
 	done     int
 
-	instances                      []*instance // not terminated, in launch order
-	launched                       int
-	rngLaunch, rngRestart, rngStop *rand.Rand
+	instances []*instance // not terminated, in launch order
+	launched  int
+	providers []*provider // cheapest first
 
 	nextTick     time.Duration
 	lastStep     time.Duration
@@ -197,11 +217,9 @@ type sim struct {
 func newSim(cfg Config, d autoscale.Policy) *sim {
 	s := &sim{
 		cfg: cfg, policy: d, cadence: d.Cadence(),
-		arrivals:   cfg.Workload.Arrivals,
-		rngLaunch:  rand.New(rand.NewPCG(cfg.Seed, streamLaunch)),
-		rngRestart: rand.New(rand.NewPCG(cfg.Seed, streamRestart)),
-		rngStop:    rand.New(rand.NewPCG(cfg.Seed, streamStop)),
-		lastStep:   -time.Hour,
+		arrivals:  cfg.Workload.Arrivals,
+		providers: newProviders(cfg),
+		lastStep:  -time.Hour,
 	}
 	if s.cadence.Every <= 0 {
 		s.cadence.Every = autoscale.DefaultInterval
@@ -335,7 +353,7 @@ func (s *sim) jobDone(in *instance) {
 	in.busy, in.idleSince = false, s.now
 	if in.state == imgrec.StateStopping {
 		s.closeBill(in)
-		s.schedule(event{at: s.now + s.cfg.Instances.Stop.Sample(s.rngStop), kind: evStopped, inst: in, gen: in.gen})
+		s.schedule(event{at: s.now + in.prov.Instances.Stop.Sample(in.prov.rngStop), kind: evStopped, inst: in, gen: in.gen})
 		return
 	}
 	s.pull(in)
@@ -352,14 +370,18 @@ func (s *sim) stopped(in *instance) {
 // closeRun accounts for the run of in that ends now.
 func (s *sim) closeRun(in *instance) {
 	s.res.InstanceSeconds += (s.now - in.up).Seconds()
+	in.prov.res.InstanceSeconds += (s.now - in.up).Seconds()
 	s.closeBill(in)
 }
 
-// closeBill ends the billing of in's run, if it was billed.
+// closeBill ends the billing of in's run, if it was billed: by the second,
+// at least its provider's minimum.
 func (s *sim) closeBill(in *instance) {
 	if in.billFrom >= 0 {
-		billed := (s.now - in.billFrom + time.Second - 1).Truncate(time.Second)
-		s.res.BilledSeconds += max(billed, autoscale.EC2MinBilled).Seconds()
+		billed := max((s.now - in.billFrom + time.Second - 1).Truncate(time.Second), in.prov.MinBilled).Seconds()
+		s.res.BilledSeconds += billed
+		in.prov.res.BilledSeconds += billed
+		in.prov.res.Cost += billed * in.prov.Price
 	}
 	in.billFrom = -1
 }
@@ -397,7 +419,7 @@ func (s *sim) step(nudge bool) error {
 		Instances: make([]imgrec.Instance, len(s.instances)),
 	}
 	for i, in := range s.instances {
-		o.Instances[i] = imgrec.Instance{ID: in.id, State: in.state, Since: epoch.Add(in.since), Busy: in.busy}
+		o.Instances[i] = imgrec.Instance{ID: in.id, State: in.state, Since: epoch.Add(in.since), Busy: in.busy, Provider: in.prov.Name}
 	}
 	d := s.policy.Decide(o)
 	for _, id := range d.Start {
@@ -436,22 +458,55 @@ func (s *sim) find(op, id string, states ...imgrec.InstanceState) (*instance, er
 	return nil, imgrec.Errorf(imgrec.EINTERNAL, "at %s the policy asked to %s %s, which does not exist", s.now, op, id)
 }
 
+// launch creates an instance on the cheapest provider with room, as
+// package burst does; with none, the launch is refused (counted).
 func (s *sim) launch() {
+	i := slices.IndexFunc(s.providers, func(p *provider) bool { return !s.full(p) })
+	if i < 0 {
+		s.res.Refused++
+		return
+	}
+	p := s.providers[i]
 	s.launched++
 	s.res.Launches++
-	in := &instance{id: fmt.Sprintf("i-%d", s.launched)}
+	p.res.Launches++
+	in := &instance{id: fmt.Sprintf("i-%d", s.launched), prov: p}
+	if p.Name != "" {
+		in.id = p.Name + ":" + in.id
+	}
 	s.instances = append(s.instances, in)
-	s.boot(in, s.cfg.Instances.Launch.Sample(s.rngLaunch))
+	s.boot(in, p.Instances.Launch.Sample(p.rngLaunch))
 }
 
+// start restarts a stopped instance, unless its provider is full (then
+// the start is refused and counted, as burst refuses it).
 func (s *sim) start(id string) error {
 	in, err := s.find("start", id, imgrec.StateStopped)
 	if err != nil {
 		return err
 	}
+	if s.full(in.prov) {
+		s.res.Refused++
+		return nil
+	}
 	s.res.Starts++
-	s.boot(in, s.cfg.Instances.Restart.Sample(s.rngRestart))
+	in.prov.res.Starts++
+	s.boot(in, in.prov.Instances.Restart.Sample(in.prov.rngRestart))
 	return nil
+}
+
+// full reports whether p has its cap of instances pending or running.
+func (s *sim) full(p *provider) bool {
+	if p.Max <= 0 {
+		return false
+	}
+	n := 0
+	for _, in := range s.instances {
+		if in.prov == p && (in.state == imgrec.StatePending || in.state == imgrec.StateRunning) {
+			n++
+		}
+	}
+	return n >= p.Max
 }
 
 func (s *sim) boot(in *instance, delay time.Duration) {
@@ -487,7 +542,7 @@ func (s *sim) stop(id string, terminate bool) error {
 	in.state, in.since = imgrec.StateStopping, s.now
 	if !in.busy {
 		s.closeBill(in)
-		s.schedule(event{at: s.now + s.cfg.Instances.Stop.Sample(s.rngStop), kind: evStopped, inst: in, gen: in.gen})
+		s.schedule(event{at: s.now + in.prov.Instances.Stop.Sample(in.prov.rngStop), kind: evStopped, inst: in, gen: in.gen})
 	}
 	return nil
 }

@@ -18,7 +18,8 @@ type Workload struct {
 // WorkloadSyntax documents what ParseWorkload accepts.
 const WorkloadSyntax = `burst:N (N requests at once), poisson:RATE,DURATION (RATE a second), ` +
 	`ramp:FROM,TO,DURATION (Poisson, rate going from FROM to TO a second), ` +
-	`periodic:N,EVERY,COUNT (COUNT bursts of N, EVERY apart), replay:FILE (arrival seconds, first CSV column)`
+	`periodic:N,EVERY,COUNT (COUNT bursts of N, EVERY apart), day:PEAK,DURATION (Poisson, a day compressed into DURATION: ` +
+	`the rate rises from 0 to PEAK a second at its middle and falls back, as sin²), replay:FILE (arrival seconds, first CSV column)`
 
 // maxRequests bounds a workload so a typo cannot exhaust memory.
 const maxRequests = 10_000_000
@@ -57,6 +58,17 @@ func ParseWorkload(spec string, seed uint64) (Workload, error) {
 		}
 		rate := func(t time.Duration) float64 { return from + (to-from)*t.Seconds()/dur.Seconds() }
 		at = poisson(r, rate, max(from, to), dur)
+	case "day":
+		peak, errP := parseRate(args[0])
+		dur, errD := parseDuration(arg1(args, 1))
+		if len(args) != 2 || errP != nil || errD != nil || peak == 0 || dur == 0 || peak/2*dur.Seconds() > maxRequests {
+			return bad("day:PEAK,DURATION with a positive peak rate a second and duration, e.g. day:20,2h")
+		}
+		rate := func(t time.Duration) float64 {
+			s := math.Sin(math.Pi * t.Seconds() / dur.Seconds())
+			return peak * s * s
+		}
+		at = poisson(r, rate, peak, dur)
 	case "periodic":
 		n, errN := strconv.Atoi(args[0])
 		every, errE := parseDuration(arg1(args, 1))

@@ -2,7 +2,8 @@
 // imgrec worker: cloud-init runs it on the first boot, and it installs a
 // systemd unit that runs `imgrec worker`. Every cloud provider (ec2, nova)
 // sends the same script, so a worker image built for one works on the
-// other; each provider checks its cloud's size limit.
+// other; each provider checks its cloud's size limit. WebScript does the
+// same for a web-tier server (`imgrec web`), from the same image.
 package userdata
 
 import (
@@ -69,17 +70,53 @@ const UnitName = "imgrec-worker.service"
 // before the network or the instance's credentials were ready; a drained
 // one exits 0 and stays down.
 func Script(provider, cluster string, w Worker) (string, error) {
+	return script(workerTier, provider, cluster, w)
+}
+
+// The web tier's server (`imgrec infra up --openstack`) runs WebUnitName,
+// which reads WebEnvFile if the image has it: the place for the keys of the
+// queue and the buckets on a cloud without instance roles, as EnvFile is
+// for the workers. The same image serves both tiers (the web tier needs no
+// weights).
+const (
+	WebUnitName = "imgrec-web.service"
+	WebEnvFile  = "/etc/imgrec/web.env"
+)
+
+// Web is what a web-tier server runs: Args of `imgrec web` (e.g. --addr
+// 0.0.0.0:8080 --queue sqs://NAME --blobs s3://PREFIX) and Env, as Worker's.
+// DrainTimeout bounds its shutdown (default DefaultDrainTimeout).
+type Web = Worker
+
+// WebScript returns the boot script of cluster's web-tier server: as
+// Script's, with a unit that runs `imgrec web` instead (its SIGTERM stops
+// taking uploads and lets those in progress finish).
+func WebScript(provider, cluster string, w Web) (string, error) {
+	return script(webTier, provider, cluster, w)
+}
+
+// tier is what tells the two units apart.
+type tier struct {
+	command, what, launched, unit, envFile, installedBy string
+}
+
+var (
+	workerTier = tier{command: "worker", what: "worker", launched: "workers", unit: UnitName, envFile: EnvFile, installedBy: "the imgrec controller"}
+	webTier    = tier{command: "web", what: "web tier", launched: "the web tier", unit: WebUnitName, envFile: WebEnvFile, installedBy: "imgrec infra up"}
+)
+
+func script(t tier, provider, cluster string, w Worker) (string, error) {
 	if len(w.Args) == 0 {
-		return "", imgrec.Errorf(imgrec.EINVALID, "user data for cluster %s: no worker arguments (want at least --queue and --blobs)", cluster)
+		return "", imgrec.Errorf(imgrec.EINVALID, "user data for cluster %s: no %s arguments (want at least --queue and --blobs)", cluster, t.what)
 	}
 	drain := w.DrainTimeout
 	if drain <= 0 {
 		drain = DefaultDrainTimeout
 	}
-	exec := []string{unitQuote(Binary, true), "worker"}
+	exec := []string{unitQuote(Binary, true), t.command}
 	for _, a := range w.Args {
 		if strings.ContainsAny(a, "\n\r\x00") {
-			return "", imgrec.Errorf(imgrec.EINVALID, "user data for cluster %s: worker argument %q has a line break or NUL", cluster, a)
+			return "", imgrec.Errorf(imgrec.EINVALID, "user data for cluster %s: %s argument %q has a line break or NUL", cluster, t.what, a)
 		}
 		exec = append(exec, unitQuote(a, true))
 	}
@@ -93,16 +130,16 @@ func Script(provider, cluster string, w Worker) (string, error) {
 
 	var s strings.Builder
 	fmt.Fprintf(&s, `#!/bin/sh
-# imgrec worker of cluster %[1]s, installed by the imgrec controller (provider %[7]s).
+# imgrec %[9]s of cluster %[1]s, installed by %[10]s (provider %[7]s).
 set -eu
 if [ ! -x %[2]s ]; then
-	echo "imgrec: %[2]s is missing: launch workers from an image built for imgrec (see the README's worker image for provider %[7]s)" >&2
+	echo "imgrec: %[2]s is missing: launch %[11]s from an image built for imgrec (see the README's worker image for provider %[7]s)" >&2
 	exit 1
 fi
 mkdir -p /etc/systemd/system/%[3]s.d
 cat > /etc/systemd/system/%[3]s <<'IMGREC_UNIT'
 [Unit]
-Description=imgrec worker (cluster %[1]s)
+Description=imgrec %[9]s (cluster %[1]s)
 Wants=network-online.target
 After=network-online.target
 StartLimitIntervalSec=0
@@ -124,7 +161,7 @@ printf '[Service]\nEnvironment=IMGREC_INSTANCE_ID=%%s\n' "$(cat /var/lib/cloud/d
 	> /etc/systemd/system/%[3]s.d/instance.conf
 systemctl daemon-reload
 systemctl enable --now %[3]s
-`, cluster, Binary, UnitName, strings.Join(exec, " "), env.String(), int(drain.Round(time.Second)/time.Second), provider, EnvFile)
+`, cluster, Binary, t.unit, strings.Join(exec, " "), env.String(), int(drain.Round(time.Second)/time.Second), provider, t.envFile, t.what, t.installedBy, t.launched)
 	return s.String(), nil
 }
 

@@ -46,6 +46,37 @@ func TestScript(t *testing.T) {
 	}
 }
 
+func TestWebScript(t *testing.T) {
+	script, err := userdata.WebScript("nova", "demo", userdata.Web{
+		Args: []string{"--addr", "0.0.0.0:8080", "--queue", "sqs://imgrec-demo-requests", "--blobs", "s3://imgrec-demo"},
+		Env:  []string{"AWS_REGION=eu-west-3"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"# imgrec web tier of cluster demo, installed by imgrec infra up (provider nova).\n",
+		"Description=imgrec web tier (cluster demo)\n",
+		"ExecStart=/usr/local/bin/imgrec web --addr 0.0.0.0:8080 --queue sqs://imgrec-demo-requests --blobs s3://imgrec-demo\n",
+		"Environment=AWS_REGION=eu-west-3\n",
+		"EnvironmentFile=-/etc/imgrec/web.env\n",
+		"systemctl enable --now imgrec-web.service\n",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	if strings.Contains(script, "imgrec worker") || strings.Contains(script, "imgrec-worker") {
+		t.Errorf("the web tier's script mentions a worker:\n%s", script)
+	}
+	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+		t.Errorf("sh -n: %v\n%s", err, out)
+	}
+	if _, err := userdata.WebScript("nova", "demo", userdata.Web{}); imgrec.ErrorCode(err) != imgrec.EINVALID || !strings.Contains(err.Error(), "no web tier arguments") {
+		t.Errorf("no arguments: %v", err)
+	}
+}
+
 func TestScriptRefusesWhatAUnitCannotHold(t *testing.T) {
 	for name, w := range map[string]userdata.Worker{
 		"no arguments":         {},

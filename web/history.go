@@ -25,7 +25,10 @@ type sample struct {
 	Depth       int            `json:"depth"`
 	DeadLetters int            `json:"dead_letters"`
 	Instances   map[string]int `json:"instances,omitempty"` // by state; absent when this tier cannot list them
-	Answered    int64          `json:"answered"`            // answers this tier received since the previous sample
+	// Providers counts the instances by provider, then state (every live
+	// state present), for the providers that have instances.
+	Providers map[string]map[string]int `json:"providers,omitempty"`
+	Answered  int64                     `json:"answered"` // answers this tier received since the previous sample
 }
 
 // history is a window of the latest samples.
@@ -99,6 +102,7 @@ func (s *Server) sample(now time.Time) (sample, error) {
 			return sample{}, err
 		}
 		smp.Instances = countInstances(list)
+		smp.Providers = countByProvider(list)
 	}
 	// Taken last, so a skipped sample's answers count in the next one.
 	smp.Answered = s.history.answered.Swap(0)
@@ -115,6 +119,21 @@ func countInstances(list []imgrec.Instance) map[string]int {
 		counts[string(in.State)]++
 	}
 	return counts
+}
+
+// countByProvider counts instances by provider, then state; nil for none.
+func countByProvider(list []imgrec.Instance) map[string]map[string]int {
+	var out map[string]map[string]int
+	for _, in := range list {
+		if out == nil {
+			out = map[string]map[string]int{}
+		}
+		if out[in.Provider] == nil {
+			out[in.Provider] = countInstances(nil)
+		}
+		out[in.Provider][string(in.State)]++
+	}
+	return out
 }
 
 // handleHistory serves the samples after ?after=SEQ (all kept ones without it).

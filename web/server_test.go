@@ -399,8 +399,8 @@ func TestResetNeedsTokenAndClearsEverything(t *testing.T) {
 
 func TestHealthMetricsAndPage(t *testing.T) {
 	instances := []imgrec.Instance{
-		{ID: "i-1", State: imgrec.StateRunning, Busy: true}, {ID: "i-2", State: imgrec.StateRunning},
-		{ID: "i-3", State: imgrec.StatePending}, {ID: "i-4", State: imgrec.StateStopped},
+		{ID: "nova:1", State: imgrec.StateRunning, Busy: true, Provider: "nova"}, {ID: "nova:2", State: imgrec.StateRunning, Provider: "nova"},
+		{ID: "ec2:i-3", State: imgrec.StatePending, Provider: "ec2"}, {ID: "ec2:i-4", State: imgrec.StateStopped, Provider: "ec2"},
 	}
 	s := newStack(t, stackOptions{instances: func(context.Context) ([]imgrec.Instance, error) { return instances, nil }})
 	post(t, s.url+"/", "myfile", "test_2.JPEG", courseImage(t, "test_2.JPEG"))
@@ -437,6 +437,18 @@ func TestHealthMetricsAndPage(t *testing.T) {
 	if resp.StatusCode != 200 || !maps.Equal(st.Counts, wantCounts) || len(st.Instances) != len(instances) ||
 		st.Instances[0] != instances[0] || st.Depth != 0 || st.Queue != (imgrec.QueueStats{}) {
 		t.Fatalf("status: %d %s; want the provider's 4 instances counted %v and an empty queue", resp.StatusCode, body, wantCounts)
+	}
+	if !strings.Contains(body, `"provider":"nova"`) || !strings.Contains(body, `"provider":"ec2"`) {
+		t.Errorf("status does not say each instance's provider: %s", body)
+	}
+	var h struct{ Samples []sample }
+	waitFor(t, func() bool { getJSON(t, s.url+"/v1/history", &h); return len(h.Samples) > 0 })
+	wantProviders := map[string]map[string]int{
+		"nova": {"pending": 0, "running": 2, "stopping": 0, "stopped": 0},
+		"ec2":  {"pending": 1, "running": 0, "stopping": 0, "stopped": 1},
+	}
+	if got := h.Samples[0].Providers; len(got) != 2 || !maps.Equal(got["nova"], wantProviders["nova"]) || !maps.Equal(got["ec2"], wantProviders["ec2"]) {
+		t.Errorf("history sample's providers %v, want %v", got, wantProviders)
 	}
 }
 

@@ -121,9 +121,9 @@ func TestTiersOnAWS(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		metrics = string(b)
-		return strings.Contains(metrics, `imgrec_instances{state="running"} 0`) &&
-			strings.Contains(metrics, `imgrec_instances{state="pending"} 0`) &&
-			strings.Contains(metrics, `imgrec_instances{state="stopping"} 0`)
+		return strings.Contains(metrics, `imgrec_instances{provider="local",state="running"} 0`) &&
+			strings.Contains(metrics, `imgrec_instances{provider="local",state="pending"} 0`) &&
+			strings.Contains(metrics, `imgrec_instances{provider="local",state="stopping"} 0`)
 	})
 	if !strings.Contains(metrics, `imgrec_scaling_actions_total{action="launch"}`) {
 		t.Errorf("the controller launched no workers:\n%s", metrics)

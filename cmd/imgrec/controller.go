@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,12 +17,15 @@ func init() {
 }
 
 func runController(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--provider local|ec2|nova] [flags]")
+	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--provider local|ec2|nova|nova,ec2] [flags]")
 	bf := backendFlags(fs, "", queueUsage+" (required)", "the workers' "+blobsUsage+" (required)")
 	prov := providerFlags(fs)
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics and "+instancesPath+" (the instances of the last look, for web --controller-url) are served (empty: nowhere)")
 	sf := scalingFlags(fs, autoscale.DefaultInterval)
-	minBilled := fs.Duration("min-billed", -1, "keep an idle instance until it has run this long, since stopping it sooner saves nothing (default: 1m with --provider ec2, EC2's least charge per start; else 0)")
+	var minBilled minBilledFlag
+	fs.Var(&minBilled, "min-billed", "keep an idle instance until it has run this long, since stopping it sooner saves nothing; one duration, or one per provider: ec2=1m,nova=0 (default: 1m for ec2, EC2's least charge per start; 0 for the others)")
+	var prices priceFlag
+	fs.Var(&prices, "price", "with several providers, what an instance of each costs while it runs, per hour (0.0416 or 0.0416/h), minute (/min) or second (/s): the fleet fills the cheapest first, restarts its stopped instances first and stops the dearest first (default: nova=0,local=0,ec2=0.0416/h)")
 	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -36,12 +40,16 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	parts, err := prov.plan(&sf.caps, &prices, &minBilled)
+	if err != nil {
+		return err
+	}
 	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
 	if err != nil {
 		return err
 	}
 	defer q.Close()
-	provider, closeProvider, err := prov.open(ctx, bf.aws, sf.cfg.Max, log, func(exe, model string) []string {
+	provider, closeProvider, err := prov.open(ctx, bf.aws, parts, log, func(exe, model string) []string {
 		return bf.workerArgv(exe, bf.queueURL, model, lf.workerArgs()...)
 	})
 	if err != nil {
@@ -50,20 +58,27 @@ func runController(ctx context.Context, e *env, args []string) error {
 	defer closeProvider()
 
 	reg := prometheus.NewRegistry()
-	metrics := autoscale.NewMetrics(reg)
+	metrics := autoscale.NewMetrics(reg, prov.names()...)
+	look := &lastLook{}
 	if *metricsAddr != "" {
 		mctx, stop := context.WithCancel(ctx)
 		defer stop()
-		go serveHTTP(mctx, log, *metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), time.Second, func(a net.Addr) {})
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET "+instancesPath, look)
+		go serveHTTP(mctx, log, *metricsAddr, mux, time.Second, func(a net.Addr) {})
 	}
 	cfg := sf.cfg
-	switch {
-	case *minBilled >= 0:
-		cfg.MinBilled = *minBilled
-	case prov.name == "ec2":
-		cfg.MinBilled = autoscale.EC2MinBilled
+	if len(parts) == 1 {
+		cfg.MinBilled = parts[0].MinBilled
+	} else {
+		cfg.Parts = parts
 	}
-	ctl := &autoscale.Controller{Interval: sf.interval, Queue: q, Provider: provider, Policy: autoscale.NewBootAware(cfg), Logger: log, Observed: metrics.Observe}
-	log.Info("controller started", "queue", bf.queueURL, "provider", prov.name, "max_instances", cfg.Max)
+	observed := func(o autoscale.Observation, d autoscale.Decision) {
+		metrics.Observe(o, d)
+		look.Observe(o, d)
+	}
+	ctl := &autoscale.Controller{Interval: sf.interval, Queue: q, Provider: provider, Policy: autoscale.NewBootAware(cfg), Logger: log, Observed: observed}
+	log.Info("controller started", "queue", bf.queueURL, "provider", prov.name, "max_instances", cfg.Max, "fleet", describeParts(parts))
 	return ctl.Run(ctx)
 }

@@ -144,7 +144,7 @@ func TestControllerProviderUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--provider", "gce"}, `--provider "gce": want local, ec2 or nova`},
+		{[]string{"--provider", "gce"}, `--provider "gce": want local, ec2, nova or several of them`},
 		{[]string{"--provider", "nova", "--nova-image", "img", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
 		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-flavor", "m1.small"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
 		{[]string{"--provider", "nova", "--cluster", "demo", "--nova-image", "img"}, "--provider nova needs --cluster, --nova-image and --nova-flavor"},
@@ -153,6 +153,14 @@ func TestControllerProviderUsage(t *testing.T) {
 		{[]string{"--provider", "ec2", "--ec2-image-id", "ami-1"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "demo"}, "--provider ec2 needs --cluster and --ec2-image-id"},
 		{[]string{"--provider", "ec2", "--cluster", "Demo", "--ec2-image-id", "ami-1"}, `cluster name "Demo"`},
+		{[]string{"--provider", "local,local"}, `--provider "local,local": local given twice`},
+		{[]string{"--provider", "local,gce"}, `--provider "local,gce": want local, ec2, nova or several of them`},
+		{[]string{"--provider", "local,ec2", "--cluster", "demo", "--ec2-image-id", "ami-1"}, "give each provider its cap, e.g. --max-instances local=4,ec2=8"},
+		{[]string{"--provider", "local,ec2", "--cluster", "demo", "--ec2-image-id", "ami-1", "--max-instances", "local=2,nova=3"}, "--max-instances names nova, which --provider local,ec2 does not"},
+		{[]string{"--provider", "local", "--price", "ec2=1"}, "--price names ec2, which --provider local does not"},
+		{[]string{"--provider", "local,ec2", "--price", "ec2=cheap"}, `price "cheap": want a number >= 0`},
+		{[]string{"--max-instances", "nova=0"}, `"0": want a whole number >= 1`},
+		{[]string{"--min-billed", "ec2=-1s"}, `"-1s": want a duration >= 0`},
 	} {
 		code, _, stderr := runImgrec(t, append(base, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

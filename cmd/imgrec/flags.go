@@ -144,6 +144,7 @@ func (w *webFlagSet) httpTimeouts() httpTimeouts {
 // and how often it looks, shared by serve and controller.
 type scalingFlagSet struct {
 	cfg      autoscale.Config
+	caps     capsFlag // --max-instances, into cfg.Max
 	interval time.Duration
 }
 
@@ -154,7 +155,9 @@ func scalingFlags(fs *flag.FlagSet, interval time.Duration) *scalingFlagSet {
 	sf := &scalingFlagSet{}
 	fs.DurationVar(&sf.interval, "scale-interval", interval, "how often the controller reads the queue and decides (and at once when work arrives)")
 	fs.IntVar(&sf.cfg.Min, "min-instances", 0, "instances kept running even when idle")
-	fs.IntVar(&sf.cfg.Max, "max-instances", autoscale.DefaultMax, "most instances ever running")
+	sf.cfg.Max = autoscale.DefaultMax
+	sf.caps = capsFlag{total: &sf.cfg.Max}
+	fs.Var(&sf.caps, "max-instances", "most instances ever pending or running; with several providers, a cap each: nova=4,ec2=16")
 	fs.IntVar(&sf.cfg.TargetPerInstance, "target-per-instance", autoscale.DefaultTargetPerInstance, "queue depth one instance absorbs: desired = ceil(depth / this), never fewer than are busy, nothing that would boot after the backlog is gone")
 	fs.DurationVar(&sf.cfg.Window, "scale-window", autoscale.DefaultWindow, "depth readings this recent are considered together (the largest counts)")
 	fs.DurationVar(&sf.cfg.ScaleInAfter, "scale-in-after", autoscale.DefaultScaleInAfter, "how long fewer instances must suffice before idle ones are stopped; once all work is done this long, all idle ones are")

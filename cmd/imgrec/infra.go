@@ -14,6 +14,7 @@ import (
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/ec2"
+	"github.com/imgrec/imgrec/nova"
 )
 
 func init() {
@@ -41,6 +42,11 @@ The AWS resources of cluster NAME, in the region of the standard AWS chain
   down    terminate the instances, delete the queues, the buckets (emptied
           first) and the table, after confirmation unless --yes
 
+With --openstack the cluster's servers on OpenStack Nova count too: up
+launches the web tier as a server (imgrec:role=web) running 'imgrec web'
+against the queue and buckets, status lists it and the workers' servers,
+and down deletes them all.
+
 Run 'imgrec infra up -h' (status -h, down -h) for the flags of each.`
 
 func runInfra(ctx context.Context, e *env, args []string) error {
@@ -67,14 +73,19 @@ type infraFlagSet struct {
 	cluster      string
 	bucketPrefix string
 	aws          *awsFlagSet
+	openstack    bool         // the cluster's servers on OpenStack too (infra_openstack.go)
+	nova         *novaFlagSet // --os-cloud; up adds the web tier's server settings
 }
 
 func infraFlags(fs *flag.FlagSet) *infraFlagSet {
-	f := &infraFlagSet{}
+	f := &infraFlagSet{nova: &novaFlagSet{}}
 	fs.StringVar(&f.cluster, "cluster", "", "cluster name: 1 to 40 lowercase letters, digits and hyphens (required)")
 	fs.StringVar(&f.bucketPrefix, "bucket-prefix", "", "the buckets are PREFIX-input and PREFIX-output (default imgrec-NAME); "+
 		"S3 bucket names are global across all accounts, so choose your own, e.g. with your account id, and give the same to status and down")
 	f.aws = awsFlags(fs)
+	fs.BoolVar(&f.openstack, "openstack", false, "the cluster runs on OpenStack too: up launches the web tier as a Nova server, status lists the cluster's "+
+		"servers (web tier and workers), down deletes them with the web tier's floating IP and security group (credentials: --os-cloud or the OS_* variables)")
+	f.nova.cloudFlag(fs)
 	return f
 }
 
@@ -129,6 +140,7 @@ type infraClients struct {
 	sqs      *sqs.Client
 	ec2      *awsec2.Client
 	dynamo   *dynamodb.Client
+	nova     *nova.Cloud // with --openstack only
 }
 
 func (f *infraFlagSet) clients(ctx context.Context) (infraClients, error) {
@@ -136,12 +148,18 @@ func (f *infraFlagSet) clients(ctx context.Context) (infraClients, error) {
 	if err != nil {
 		return infraClients{}, err
 	}
-	return infraClients{
+	cl := infraClients{
 		region:   cfg.Region,
 		endpoint: aws.ToString(cfg.BaseEndpoint),
 		s3:       newS3Client(cfg),
 		sqs:      sqs.NewFromConfig(cfg),
 		ec2:      awsec2.NewFromConfig(cfg),
 		dynamo:   dynamodb.NewFromConfig(cfg),
-	}, nil
+	}
+	if f.openstack {
+		if cl.nova, err = nova.Connect(ctx, f.nova.osCloud); err != nil {
+			return cl, err
+		}
+	}
+	return cl, nil
 }

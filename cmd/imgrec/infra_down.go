@@ -27,7 +27,8 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 		"Terminates the cluster's instances and waits until they are, then deletes its queues (the\n"+
 		"web tiers' response queues too), its buckets with everything in them and its job table.\nStop the controller\n"+
 		"first: while it runs it may launch instances again. Without --yes it shows what it will\n"+
-		"delete and asks you to type the cluster name.")
+		"delete and asks you to type the cluster name. With --openstack it deletes the cluster's\n"+
+		"servers first (web tier and workers), then the web tier's floating IP and security group.")
 	inf := infraFlags(fs)
 	yes := fs.Bool("yes", false, "delete without asking (required when stdin is not a terminal)")
 	wait := fs.Duration("wait", 5*time.Minute, "how long to wait for the instances to be terminated; after that the queues and buckets are kept and down fails")
@@ -63,6 +64,12 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout)
 
+	var servers int
+	if cl.nova != nil { // first: the web tier uses the queue
+		if servers, err = deleteServers(ctx, e.stdout, cl.nova, c.name, *wait); err != nil {
+			return err
+		}
+	}
 	terminated, err := terminateCluster(ctx, e.stdout, cl.ec2, c.name, *wait)
 	if err != nil {
 		return err
@@ -90,7 +97,11 @@ func runInfraDown(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "cluster %s: down (%d instances terminated, %s deleted)\n", c.name, terminated, what)
+	deletedServers := ""
+	if cl.nova != nil {
+		deletedServers = fmt.Sprintf("%d servers deleted, ", servers)
+	}
+	fmt.Fprintf(e.stdout, "cluster %s: down (%d instances terminated, %s%s deleted)\n", c.name, terminated, deletedServers, what)
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/ec2"
+	"github.com/imgrec/imgrec/nova"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
 )
@@ -30,6 +31,11 @@ type infraState struct {
 	Instances []imgrec.Instance    `json:"instances"`
 	// Counts has every state that ListCluster reports, zeros included.
 	Counts map[imgrec.InstanceState]int `json:"instance_counts"`
+	// With --openstack: the cluster's Nova servers (web tier and workers)
+	// and what opens the web tier (nil without a network service).
+	Servers   []nova.Server   `json:"servers,omitempty"`
+	WebAccess *nova.WebAccess `json:"web_access,omitempty"`
+	openstack bool
 }
 
 // listedStates are the states of the instances ListCluster returns.
@@ -70,7 +76,7 @@ func readInfraState(ctx context.Context, c infraCluster, cl infraClients) (*infr
 	for _, in := range st.Instances {
 		st.Counts[in.State]++
 	}
-	return st, nil
+	return st, readServers(ctx, st, cl, c.name)
 }
 
 // empty reports whether nothing of the cluster exists.
@@ -80,7 +86,8 @@ func (st *infraState) empty() bool {
 			return false
 		}
 	}
-	return len(st.Queues) == 0 && len(st.Instances) == 0 && !st.Table.Exists
+	access := st.WebAccess != nil && (st.WebAccess.SecurityGroup != "" || len(st.WebAccess.FloatingIPs) > 0)
+	return len(st.Queues) == 0 && len(st.Instances) == 0 && len(st.Servers) == 0 && !access && !st.Table.Exists
 }
 
 // print writes st as tables for people.
@@ -126,6 +133,7 @@ func (st *infraState) print(w io.Writer) error {
 	for _, in := range st.Instances {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.State, in.Since.UTC().Format(time.DateTime), in.Detail)
 	}
+	st.printServers(tw)
 	return tw.Flush()
 }
 

@@ -427,6 +427,9 @@ func TestInfraUsage(t *testing.T) {
 		{[]string{"down", "--cluster", "demo", "--wait", "0s"}, "--wait 0s: want a positive duration"},
 		{[]string{"down", "--cluster", "demo"}, "stdin is not a terminal"},
 		{[]string{"status", "--cluster", "demo"}, "no AWS region"},
+		{[]string{"up", "--cluster", "demo", "--openstack"}, "--openstack needs --nova-image and --nova-flavor"},
+		{[]string{"up", "--cluster", "demo", "--openstack", "--nova-image", "i", "--nova-flavor", "f", "--web-allow", "everyone"}, `--web-allow "everyone": want an IPv4 CIDR`},
+		{[]string{"up", "--cluster", "demo", "--openstack", "--nova-image", "i", "--nova-flavor", "f", "--nova-network", "private"}, `--nova-network: network "private"`},
 	} {
 		code, _, stderr := runImgrec(t, append([]string{"infra"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

@@ -13,11 +13,14 @@ import (
 )
 
 func runInfraUp(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "infra up", "infra up --cluster NAME [--bucket-prefix PREFIX] [--visibility D] [--max-receive-count N] [--endpoint-url URL] [--region R]\n\n"+
+	fs := newFlags(e, "infra up", "infra up --cluster NAME [--bucket-prefix PREFIX] [--visibility D] [--max-receive-count N] [--endpoint-url URL] [--region R]\n"+
+		"          [--openstack --nova-image IMAGE --nova-flavor FLAVOR [--nova-network ID] [--web-security-group] [--web-floating-ip NETWORK]]\n\n"+
 		"Creates the cluster's buckets, queues and job table, or brings existing queues to --visibility and\n"+
 		"--max-receive-count; says what it changed. Prints the tiers' settings on stdout as shell\n"+
-		"exports: eval \"$(imgrec infra up ...)\" sets them for the web tier, the controller and the workers.")
+		"exports: eval \"$(imgrec infra up ...)\" sets them for the web tier, the controller and the workers.\n"+
+		"With --openstack it also launches the web tier as a Nova server running 'imgrec web' against them.")
 	inf := infraFlags(fs)
+	web := webTierFlags(fs, inf)
 	visibility := fs.Duration("visibility", imgrec.DefaultVisibility, "the request queue's visibility timeout, 1s to 12h, whole seconds; also exported for the tiers, whose receives ask for it")
 	maxReceive := fs.Int("max-receive-count", sqsq.DefaultMaxReceiveCount, "the redrive policy: a request received this often goes to the dead-letter queue; keep it above the workers' --max-attempts + 1, so that they give up first, with a reason")
 	c, err := inf.parse(fs, args)
@@ -29,6 +32,9 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 	}
 	if *maxReceive < 1 || *maxReceive > 1000 {
 		return usagef("--max-receive-count %d: want 1 to 1000", *maxReceive)
+	}
+	if err := web.check(inf); err != nil {
+		return err
 	}
 	cl, err := inf.clients(ctx)
 	if err != nil {
@@ -97,16 +103,28 @@ func runInfraUp(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "cluster %s: ready\n", c.name)
 	}
 
+	var osExports [][2]string
+	if inf.openstack {
+		if osExports, err = upWebTier(ctx, e.stderr, inf, web, c, cl, *visibility); err != nil {
+			return err
+		}
+	}
+
 	queue, blobs, jobs := "sqs://"+c.queue, "s3://"+c.bucketPrefix, "dynamodb://"+c.jobs
+	tiers := "#   imgrec web\n#   imgrec controller --provider ec2 --ec2-image-id AMI --ec2-instance-profile PROFILE\n"
+	if inf.openstack {
+		tiers = "#   imgrec controller --provider nova,ec2 --max-instances nova=4,ec2=16 --ec2-image-id AMI --ec2-instance-profile PROFILE\n" +
+			"# (the web tier runs on its server);\n"
+	}
 	fmt.Fprintf(e.stdout, "# cluster %s: the tiers' settings. Paste these lines (or eval \"$(imgrec infra up ...)\"), then run\n"+
-		"#   imgrec web\n#   imgrec controller --provider ec2 --ec2-image-id AMI --ec2-instance-profile PROFILE\n"+
-		"# or give them as flags: --queue %s --blobs %s --jobs %s, and the controller --cluster %s.\n", c.name, queue, blobs, jobs, c.name)
+		tiers+"# or give them as flags: --queue %s --blobs %s --jobs %s, and the controller --cluster %s.\n", c.name, queue, blobs, jobs, c.name)
 	// BUCKET_PREFIX is for infra status and down; the tiers have no such flag.
 	exports := [][2]string{{"QUEUE", queue}, {"BLOBS", blobs}, {"JOBS", jobs}, {"CLUSTER", c.name}, {"BUCKET_PREFIX", c.bucketPrefix},
 		{"VISIBILITY", visibility.String()}, {"REGION", cl.region}}
 	if cl.endpoint != "" {
 		exports = append(exports, [2]string{"ENDPOINT_URL", cl.endpoint})
 	}
+	exports = append(exports, osExports...)
 	for _, kv := range exports {
 		fmt.Fprintf(e.stdout, "export IMGREC_%s=%s\n", kv[0], shellQuote(kv[1]))
 	}

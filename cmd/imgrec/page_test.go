@@ -80,6 +80,12 @@ func TestPage(t *testing.T) {
 	waitInPage(t, ctx, "the instance chart above 0", `+document.getElementById("instances-peak").textContent > 0`)
 	waitInPage(t, ctx, "active instances back to 0",
 		`document.getElementById("instances-now").textContent === "0" && document.getElementById("count-running").textContent === "0"`)
+	// Each instance's provider: serve's workers are local, kept stopped.
+	waitInPage(t, ctx, "the instances by provider: local, none running, some stopped", `(() => {
+		const rows = document.querySelectorAll("#providers tbody tr");
+		return !document.getElementById("providers").hidden && rows.length === 1 &&
+			rows[0].cells[0].textContent === "local" && rows[0].cells[2].textContent === "0" && +rows[0].cells[4].textContent > 0;
+	})()`)
 
 	// The results list follows the output bucket, the hostile key as text too.
 	waitInPage(t, ctx, "21 results listed", `document.querySelectorAll("#results-table tbody tr").length === 21`)

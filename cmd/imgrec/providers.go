@@ -1,18 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"log/slog"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsec2 "github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/burst"
 	"github.com/imgrec/imgrec/ec2"
 	"github.com/imgrec/imgrec/local"
 	"github.com/imgrec/imgrec/nova"
@@ -33,19 +37,57 @@ type providerFlagSet struct {
 	instanceProfile  string
 	keyName          string
 
-	osCloud            string
-	novaImage          string
-	novaFlavor         string
-	novaNetwork        string
-	novaKeyName        string
-	novaSecurityGroups string
-	novaZone           string
-	novaConfigDrive    bool
+	nova *novaFlagSet
+}
+
+// novaFlagSet holds the session and the settings of Nova servers: the
+// controller's workers, or the web tier that `infra up --openstack`
+// launches (from the same image, so that its exports serve the
+// controller).
+type novaFlagSet struct {
+	osCloud        string
+	image          string
+	flavor         string
+	network        string
+	keyName        string
+	securityGroups string
+	zone           string
+	configDrive    bool
+}
+
+// novaFlags adds the flags for servers of role (imgrec.RoleWorker or
+// imgrec.RoleWeb).
+func novaFlags(fs *flag.FlagSet, role string) *novaFlagSet {
+	nf := &novaFlagSet{}
+	nf.cloudFlag(fs)
+	nf.serverFlags(fs, role)
+	return nf
+}
+
+// cloudFlag adds --os-cloud.
+func (nf *novaFlagSet) cloudFlag(fs *flag.FlagSet) {
+	fs.StringVar(&nf.osCloud, "os-cloud", "", "nova: cloud of clouds.yaml to use (default $OS_CLOUD; with neither, the OS_* variables of an openrc file)")
+}
+
+// serverFlags adds the settings of the servers of role.
+func (nf *novaFlagSet) serverFlags(fs *flag.FlagSet, role string) {
+	whose, image, required := "the workers'", "worker image (id or name), with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model, " (required with --provider nova)"
+	if role == imgrec.RoleWeb {
+		whose, image, required = "the web tier's", "image of the web tier's server (id or name), with imgrec at "+userdata.Binary+": the workers' image does", " (required with --openstack)"
+	}
+	fs.StringVar(&nf.image, "nova-image", "", "nova: "+image+required)
+	fs.StringVar(&nf.flavor, "nova-flavor", "", "nova: flavor of "+whose+" servers (id or name; 2 vCPUs and 4 GiB suit one worker)"+required)
+	fs.StringVar(&nf.network, "nova-network", "auto", "nova: id of "+whose+" network (openstack network show NAME -f value -c id); auto: the project's only network")
+	fs.StringVar(&nf.keyName, "nova-key-name", "", "nova: SSH key pair on "+whose+" servers (default none)")
+	fs.StringVar(&nf.securityGroups, "nova-security-groups", "", "nova: comma-separated security groups of "+whose+" servers (default: the project's default group)")
+	fs.StringVar(&nf.zone, "nova-availability-zone", "", "nova: availability zone of "+whose+" servers (default: Nova's choice)")
+	fs.BoolVar(&nf.configDrive, "nova-config-drive", false, "nova: give "+whose+" servers a config drive, for clouds without a metadata service")
 }
 
 func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	pf := &providerFlagSet{}
-	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller), ec2 (instances of --cluster) or nova (OpenStack servers of --cluster)")
+	fs.StringVar(&pf.name, "provider", "local", "where workers run: local (child processes of this controller), ec2 (instances of --cluster) or nova (OpenStack servers of --cluster); "+
+		"several, comma-separated (nova,ec2), make one fleet that fills the cheapest first (see --price) up to each one's cap (--max-instances nova=4,ec2=16)")
 	fs.StringVar(&pf.model, "model", "", "local: weights the workers load; default $IMGREC_MODEL, then the cache of 'imgrec model pull' (ec2 and nova workers load "+userdata.Model+" from their image)")
 	fs.StringVar(&pf.cluster, "cluster", "", "ec2, nova: cluster name; the controller acts only on instances tagged "+imgrec.LabelCluster+"=NAME and "+imgrec.LabelRole+"="+imgrec.RoleWorker+" (required with --provider ec2 or nova)")
 	fs.StringVar(&pf.imageID, "ec2-image-id", "", "ec2: worker AMI, with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model+" (required with --provider ec2)")
@@ -54,35 +96,45 @@ func providerFlags(fs *flag.FlagSet) *providerFlagSet {
 	fs.StringVar(&pf.securityGroupIDs, "ec2-security-group-ids", "", "ec2: comma-separated security groups of the workers (default: the VPC's default group)")
 	fs.StringVar(&pf.instanceProfile, "ec2-instance-profile", "", "ec2: IAM instance profile (name or ARN) giving the workers the queue and the buckets")
 	fs.StringVar(&pf.keyName, "ec2-key-name", "", "ec2: SSH key pair on the workers (default none)")
-	fs.StringVar(&pf.osCloud, "os-cloud", "", "nova: cloud of clouds.yaml to use (default $OS_CLOUD; with neither, the OS_* variables of an openrc file)")
-	fs.StringVar(&pf.novaImage, "nova-image", "", "nova: worker image (id or name), with imgrec at "+userdata.Binary+" and the weights at "+userdata.Model+" (required with --provider nova)")
-	fs.StringVar(&pf.novaFlavor, "nova-flavor", "", "nova: flavor of the workers (id or name; 2 vCPUs and 4 GiB suit one worker) (required with --provider nova)")
-	fs.StringVar(&pf.novaNetwork, "nova-network", "auto", "nova: id of the workers' network (openstack network show NAME -f value -c id); auto: the project's only network")
-	fs.StringVar(&pf.novaKeyName, "nova-key-name", "", "nova: SSH key pair on the workers (default none)")
-	fs.StringVar(&pf.novaSecurityGroups, "nova-security-groups", "", "nova: comma-separated security groups of the workers (default: the project's default group)")
-	fs.StringVar(&pf.novaZone, "nova-availability-zone", "", "nova: availability zone of the workers (default: Nova's choice)")
-	fs.BoolVar(&pf.novaConfigDrive, "nova-config-drive", false, "nova: give the workers a config drive, for clouds without a metadata service")
+	pf.nova = novaFlags(fs, imgrec.RoleWorker)
 	return pf
 }
 
+// names are the providers --provider names, in its order.
+func (pf *providerFlagSet) names() []string { return splitList(pf.name) }
+
 // check reports a usage error in the provider flags before anything starts.
 func (pf *providerFlagSet) check() error {
-	switch pf.name {
-	case "local":
+	names := pf.names()
+	if len(names) == 0 {
+		return usagef("--provider %q: want local, ec2, nova or several of them, comma-separated (nova,ec2)", pf.name)
+	}
+	cloud := false
+	for i, name := range names {
+		if slices.Contains(names[:i], name) {
+			return usagef("--provider %q: %s given twice", pf.name, name)
+		}
+		switch name {
+		case "local":
+		case "ec2":
+			cloud = true
+			if pf.cluster == "" || pf.imageID == "" {
+				return usagef("--provider ec2 needs --cluster and --ec2-image-id")
+			}
+		case "nova":
+			cloud = true
+			if pf.cluster == "" || pf.nova.image == "" || pf.nova.flavor == "" {
+				return usagef("--provider nova needs --cluster, --nova-image and --nova-flavor")
+			}
+			if err := nova.CheckNetwork(pf.nova.network); err != nil {
+				return usagef("--nova-network: %v", err)
+			}
+		default:
+			return usagef("--provider %q: want local, ec2, nova or several of them, comma-separated (nova,ec2)", pf.name)
+		}
+	}
+	if !cloud {
 		return nil
-	case "ec2":
-		if pf.cluster == "" || pf.imageID == "" {
-			return usagef("--provider ec2 needs --cluster and --ec2-image-id")
-		}
-	case "nova":
-		if pf.cluster == "" || pf.novaImage == "" || pf.novaFlavor == "" {
-			return usagef("--provider nova needs --cluster, --nova-image and --nova-flavor")
-		}
-		if err := nova.CheckNetwork(pf.novaNetwork); err != nil {
-			return usagef("--nova-network: %v", err)
-		}
-	default:
-		return usagef("--provider %q: want local, ec2 or nova", pf.name)
 	}
 	if err := imgrec.CheckCluster(pf.cluster); err != nil {
 		return usagef("--cluster: %v", err)
@@ -90,12 +142,78 @@ func (pf *providerFlagSet) check() error {
 	return nil
 }
 
-// open starts the provider --provider names and returns it with the
-// function that releases it. argv(exe, model) is the worker command line
-// for the imgrec executable and the weights where the worker runs: here for
-// local workers, on the AMI for ec2 ones.
-func (pf *providerFlagSet) open(ctx context.Context, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
-	switch pf.name {
+// plan checks the caps, prices and billing minima against --provider and
+// returns each provider's, cheapest first (in --provider's order among
+// equal prices). One provider takes the whole of --max-instances; several
+// need a cap each.
+func (pf *providerFlagSet) plan(caps *capsFlag, prices *priceFlag, minBilled *minBilledFlag) ([]autoscale.Part, error) {
+	names := pf.names()
+	for flag, given := range map[string][]string{"--max-instances": caps.per.names, "--price": prices.per.names, "--min-billed": minBilled.per.names} {
+		for _, n := range given {
+			if !slices.Contains(names, n) {
+				return nil, usagef("%s names %s, which --provider %s does not", flag, n, pf.name)
+			}
+		}
+	}
+	if len(names) > 1 && len(caps.per.names) != len(names) {
+		return nil, usagef("--provider %s: give each provider its cap, e.g. --max-instances %s", pf.name, exampleCaps(names))
+	}
+	var parts []autoscale.Part
+	for _, n := range names {
+		max, ok := caps.per.get(n)
+		if !ok {
+			max = *caps.total
+		}
+		parts = append(parts, autoscale.Part{Name: n, Max: max, Price: prices.price(n), MinBilled: minBilled.of(n)})
+	}
+	slices.SortStableFunc(parts, func(a, b autoscale.Part) int { return cmp.Compare(a.Price, b.Price) })
+	return parts, nil
+}
+
+func exampleCaps(names []string) string {
+	s := make([]string, len(names))
+	for i, n := range names {
+		s[i] = n + "=" + strconv.Itoa(4*(i+1))
+	}
+	return strings.Join(s, ",")
+}
+
+// open starts the providers of parts and returns them as one (a
+// burst.Provider over several), with the function that releases them.
+// argv(exe, model) is the worker command line for the imgrec executable and
+// the weights where the worker runs: here for local workers, on the image
+// for ec2 and nova ones.
+func (pf *providerFlagSet) open(ctx context.Context, af *awsFlagSet, parts []autoscale.Part, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	var bparts []burst.Part
+	for _, part := range parts {
+		p, closeOne, err := pf.openOne(ctx, part.Name, af, part.Max, log, argv)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		closers = append(closers, closeOne)
+		bparts = append(bparts, burst.Part{Name: part.Name, Provider: p, Max: part.Max, Price: part.Price})
+	}
+	if len(bparts) == 1 {
+		return bparts[0].Provider, closeAll, nil
+	}
+	fleet, err := burst.New(bparts, log)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return fleet, closeAll, nil
+}
+
+// openOne starts provider name with a cap of maxInstances.
+func (pf *providerFlagSet) openOne(ctx context.Context, name string, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (imgrec.Provider, func(), error) {
+	switch name {
 	case "ec2":
 		p, err := pf.openEC2(ctx, af, maxInstances, log, argv)
 		return p, func() {}, err
@@ -151,7 +269,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 }
 
 func (pf *providerFlagSet) openNova(ctx context.Context, af *awsFlagSet, maxInstances int, log *slog.Logger, argv func(exe, model string) []string) (*nova.Provider, error) {
-	cloud, err := nova.Connect(ctx, pf.osCloud)
+	cloud, err := nova.Connect(ctx, pf.nova.osCloud)
 	if err != nil {
 		return nil, err
 	}
@@ -173,13 +291,13 @@ func (pf *providerFlagSet) openNova(ctx context.Context, af *awsFlagSet, maxInst
 	log.Info("openstack session", "credentials", cloud.Source, "compute", cloud.Compute.Endpoint)
 	return nova.New(ctx, cloud, nova.Config{
 		Cluster:          pf.cluster,
-		Image:            pf.novaImage,
-		Flavor:           pf.novaFlavor,
-		Network:          pf.novaNetwork,
-		SecurityGroups:   splitList(pf.novaSecurityGroups),
-		KeyName:          pf.novaKeyName,
-		AvailabilityZone: pf.novaZone,
-		ConfigDrive:      pf.novaConfigDrive,
+		Image:            pf.nova.image,
+		Flavor:           pf.nova.flavor,
+		Network:          pf.nova.network,
+		SecurityGroups:   splitList(pf.nova.securityGroups),
+		KeyName:          pf.nova.keyName,
+		AvailabilityZone: pf.nova.zone,
+		ConfigDrive:      pf.nova.configDrive,
 		Worker:           userdata.Worker{Args: args, Env: env},
 		Max:              maxInstances,
 		Logger:           log,

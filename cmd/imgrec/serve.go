@@ -48,6 +48,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if _, err := vision.ParseProfile(*profile); err != nil {
 		return err
 	}
+	if len(sf.caps.per.names) > 0 {
+		return usagef("--max-instances %s: serve runs local workers only; give a number", sf.caps.String())
+	}
 	if *workerBatch < 1 || *workerConcurrency < *workerBatch {
 		return usagef("--worker-batch %d, --worker-concurrency %d: want 1 ≤ batch ≤ concurrency", *workerBatch, *workerConcurrency)
 	}
@@ -88,7 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}()
 
 	reg := newRegistry()
-	metrics := autoscale.NewMetrics(reg)
+	metrics := autoscale.NewMetrics(reg, local.Name)
 	ctl := &autoscale.Controller{
 		Queue: bk.queue, Provider: provider, Policy: autoscale.NewBootAware(sf.cfg), Interval: sf.interval,
 		Logger: log.With("component", "controller"), Observed: metrics.Observe,

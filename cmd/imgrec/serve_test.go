@@ -249,7 +249,7 @@ func TestServeBurstFromZero(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		metrics = string(b)
-		return strings.Contains(metrics, `imgrec_instances{state="running"} 0`)
+		return strings.Contains(metrics, `imgrec_instances{provider="local",state="running"} 0`)
 	})
 	for _, want := range []string{`imgrec_results_total{outcome="ok"} 100`, "imgrec_queue_depth 0", `imgrec_scaling_actions_total{action="launch"}`} {
 		if !strings.Contains(metrics, want) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/web"
 )
 
@@ -18,6 +19,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	bf := backendFlags(fs, "", queueUsage+" (required)", blobsUsage+" (required)")
 	adminToken := fs.String("admin-token", "", "token that enables POST /v1/reset (Authorization: Bearer TOKEN)")
+	controllerURL := fs.String("controller-url", "", "the controller's --metrics-addr as http://HOST:PORT: /v1/status, the history and the page then show its instances and their providers")
 	wf := webFlags(fs)
 	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -25,6 +27,13 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	}
 	if err := bf.check(); err != nil {
 		return err
+	}
+	var instances func(context.Context) ([]imgrec.Instance, error)
+	if *controllerURL != "" {
+		var err error
+		if instances, err = remoteInstances(*controllerURL); err != nil {
+			return err
+		}
 	}
 	log, err := lf.logger()
 	if err != nil {
@@ -37,7 +46,7 @@ func runWeb(ctx context.Context, e *env, args []string) error {
 	defer bk.Close()
 	reg := newRegistry()
 	srv, err := web.New(ctx, wf.config(web.Config{
-		Queue: bk.queue, Input: bk.input, Output: bk.output, Jobs: bk.jobs, Cache: bf.jobs.cache, AdminToken: *adminToken,
+		Queue: bk.queue, Input: bk.input, Output: bk.output, Jobs: bk.jobs, Cache: bf.jobs.cache, AdminToken: *adminToken, Instances: instances,
 		Registry: reg, Gatherer: reg, Logger: log,
 	}))
 	if err != nil {

@@ -2,7 +2,7 @@
 // few minutes, from the samples the web tier takes once a second
 // (GET /v1/history).
 
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { fetchJSON } from "./fetch-json.js";
 import { describeSpan } from "./format.js";
 import { lineChart } from "./chart.js";
@@ -10,6 +10,7 @@ import { lineChart } from "./chart.js";
 const POLL_MS = 1000; // the server samples the system once a second
 const HIDDEN_POLL_MS = 5000; // a tab nobody looks at polls less
 const MIN_SPAN_MS = 30000; // a young server's charts span its first half minute, not a sliver of the window
+const STATES = ["pending", "running", "stopping", "stopped"];
 
 // systemPanel sets the panel up; start begins polling. onAnswers is called
 // when new samples show answered requests (new results in the bucket).
@@ -35,11 +36,22 @@ export function systemPanel({ onAnswers }) {
     const last = samples[samples.length - 1];
     $("count-depth").textContent = last ? last.depth : "–";
     $("count-dead").textContent = last ? last.dead_letters : "–";
-    for (const state of ["pending", "running", "stopping", "stopped"]) {
+    for (const state of STATES) {
       $(`count-${state}`).textContent = last && last.instances ? last.instances[state] : "–";
     }
+    drawProviders(last && last.providers);
     const span = chartSpan();
     for (const chart of charts) chart.draw(samples, span, interval);
+  }
+
+  // drawProviders fills the table of instances by provider, a row each in
+  // name order, shown while there are instances.
+  function drawProviders(providers) {
+    const names = providers ? Object.keys(providers).sort() : [];
+    $("providers").hidden = names.length === 0;
+    $("providers").tBodies[0].replaceChildren(...names.map((name) =>
+      el("tr", {}, el("th", { scope: "row", textContent: name || "(unnamed)" }),
+        ...STATES.map((state) => el("td", { textContent: String(providers[name][state] ?? 0) })))));
   }
 
   function note(text, isError) {
