@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"net"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/probe"
 )
 
 func init() {
@@ -19,7 +15,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--provider local|ec2|nova] [flags]")
 	bf := backendFlags(fs, "", queueUsage+" (required)", "the workers' "+blobsUsage+" (required)")
 	prov := providerFlags(fs)
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics is served (empty: nowhere)")
+	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage)
 	sf := scalingFlags(fs, autoscale.DefaultInterval)
 	minBilled := fs.Duration("min-billed", -1, "keep an idle instance until it has run this long, since stopping it sooner saves nothing (default: 1m with --provider ec2, EC2's least charge per start; else 0)")
 	lf := logFlags(fs, e)
@@ -36,6 +32,11 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ops, err := listenOps(*metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer ops.Close()
 	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
 	if err != nil {
 		return err
@@ -49,13 +50,9 @@ func runController(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeProvider()
 
-	reg := prometheus.NewRegistry()
+	reg := newRegistry()
 	metrics := autoscale.NewMetrics(reg)
-	if *metricsAddr != "" {
-		mctx, stop := context.WithCancel(ctx)
-		defer stop()
-		go serveHTTP(mctx, log, *metricsAddr, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), time.Second, func(a net.Addr) {})
-	}
+	defer ops.serve(log, reg, &probe.Readiness{Checks: []probe.Check{probe.Queue(q), probe.Instances(provider.List)}})()
 	cfg := sf.cfg
 	switch {
 	case *minBilled >= 0:

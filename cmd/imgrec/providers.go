@@ -115,7 +115,7 @@ func (pf *providerFlagSet) open(ctx context.Context, af *awsFlagSet, maxInstance
 	if err != nil {
 		return nil, nil, err
 	}
-	p := local.New(local.Config{Command: argv(exe, modelPath), Logger: log})
+	p := local.New(local.Config{Command: argv(exe, modelPath), Env: localWorkerEnv, Logger: log})
 	return p, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), local.DefaultDrainTimeout)
 		defer cancel()
