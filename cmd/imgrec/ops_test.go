@@ -17,36 +17,29 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
 )
 
 // listeningLine is a JSON log's "listening" record: where a tier serves.
 var listeningLine = regexp.MustCompile(`"msg":"listening","addr":"(http://[^"]+/)"`)
 
-// TestTierOps runs a web tier, a worker and a controller as their own
-// processes, logging JSON, and reads back what operators use: each tier's
+// natsLine is imgrec nats's line saying where it serves.
+var natsLine = regexp.MustCompile(`imgrec nats on (nats://\S+)`)
+
+// TestTierOps runs a NATS server (imgrec nats), a web tier, a worker and a
+// controller as their own processes, logging JSON, and reads back what operators use: each tier's
 // probes, its metrics after real work (a bad image among it), its log, and
 // that the Grafana dashboard asks only for metrics the tiers export. Then
 // the queue goes away: the tiers stay alive and say they are not ready.
 func TestTierOps(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	natsOpen := true
-	defer func() {
-		if natsOpen {
-			nats.Close()
-		}
-	}()
+	nats := startProcess(t, natsLine, "nats", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json")
 	blobs := "file://" + t.TempDir()
-	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs, "--log-format", "json")
-	wk := startProcess(t, listeningLine, "worker", "--queue", nats.URL(), "--blobs", blobs, "--model", standinModel, "--id", "w-ops",
+	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.url, "--blobs", blobs, "--log-format", "json")
+	wk := startProcess(t, listeningLine, "worker", "--queue", nats.url, "--blobs", blobs, "--model", standinModel, "--id", "w-ops",
 		"--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "info")
 	// The controller watches a queue of its own, empty, so that it
 	// launches no worker to take requests from the one above.
-	ctl := startProcess(t, listeningLine, "controller", "--queue", nats.URL(), "--queue-prefix", "idle", "--blobs", blobs,
+	ctl := startProcess(t, listeningLine, "controller", "--queue", nats.url, "--queue-prefix", "idle", "--blobs", blobs,
 		"--model", standinModel, "--metrics-addr", "127.0.0.1:0", "--log-format", "json")
 
 	for _, c := range []struct {
@@ -134,9 +127,10 @@ func TestTierOps(t *testing.T) {
 	})
 
 	// Every log line of each tier is a JSON record with a level and a message.
-	for name, p := range map[string]*served{"web": web, "worker": wk, "controller": ctl} {
+	for name, p := range map[string]*served{"nats": nats, "web": web, "worker": wk, "controller": ctl} {
 		msgs := jsonMessages(t, name, p.logText())
-		for _, want := range map[string][]string{"web": {"listening"}, "worker": {"listening", "worker started", "done"}, "controller": {"listening", "controller started"}}[name] {
+		for _, want := range map[string][]string{"nats": {"nats server started"}, "web": {"listening"}, "worker": {"listening", "worker started", "done"},
+			"controller": {"listening", "controller started"}}[name] {
 			if !msgs[want] {
 				t.Errorf("%s logged no JSON record %q", name, want)
 			}
@@ -144,8 +138,7 @@ func TestTierOps(t *testing.T) {
 	}
 
 	// The queue goes away: nobody is ready, everybody lives.
-	nats.Close()
-	natsOpen = false
+	nats.stop(t)
 	tiers := []string{web.url, wk.url, ctl.url}
 	waitFor(t, "every tier's readyz to fail", func() bool {
 		ready := make(chan bool, len(tiers))
@@ -295,7 +288,7 @@ func jsonMessages(t *testing.T, tier, log string) map[string]bool {
 	msgs := map[string]bool{}
 	for line := range strings.Lines(log) {
 		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "imgrec web tier on") { // the web tier's one human line
+		if line == "" || strings.HasPrefix(line, "imgrec web tier on ") || strings.HasPrefix(line, "imgrec nats on ") { // their one human line
 			continue
 		}
 		var rec struct{ Level, Msg string }
