@@ -1,8 +1,8 @@
-// Package probe answers a process's readiness probe: whether the
+// Package probe answers a process's probes. Readiness: whether the
 // dependencies it needs to do its work (queue, buckets, job store, instance
-// provider) answer. Liveness needs no package: a process that serves HTTP is
-// alive, and one that is not ready must not be restarted for it (a queue
-// outage would otherwise restart every tier at once).
+// provider) answer. Liveness (Live) checks nothing: a process that serves
+// HTTP is alive, and one that is not ready must not be restarted for it (a
+// queue outage would otherwise restart every tier at once).
 //
 // A Readiness runs its checks at once, each within Timeout, and keeps the
 // result for MaxAge: however often it is probed, and by however many
