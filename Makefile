@@ -9,6 +9,13 @@ BENCHTIME ?= 3
 ORT_PEER := ../shared/bench/ort-peer.sh
 ONNX    ?= $(abspath ../shared/models/resnet18-standin.onnx)
 
+# make image: the container image IMAGE, FROM scratch with bin/imgrec (deploy/Containerfile), built by
+# CONTAINER_ENGINE: podman, or docker where there is no podman. IMAGE_CONTEXT is where its build
+# context is staged.
+IMAGE   ?= imgrec:latest
+CONTAINER_ENGINE ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE_CONTEXT ?= bin/image
+
 # The platforms a user may run imgrec on; `make check` builds and vets each.
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
@@ -17,11 +24,20 @@ PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 STRESS_RUNS ?= 5
 STRESS_CPUS ?= 0
 
-.PHONY: build serve test check bench stress-test
+.PHONY: build serve test check bench stress-test image
 
 # Pure Go, statically linked (no cgo resolver): runs on any Linux, FROM scratch and on a stock AMI.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/imgrec
+
+# The build context: the binary, deploy/image/ (passwd and group) and an empty /tmp (sticky) and /data.
+image: build
+	rm -rf $(IMAGE_CONTEXT)
+	mkdir -p $(IMAGE_CONTEXT)/rootfs/tmp $(IMAGE_CONTEXT)/data
+	chmod 1777 $(IMAGE_CONTEXT)/rootfs/tmp
+	cp -R deploy/image/. $(IMAGE_CONTEXT)/rootfs/
+	cp $(BIN) $(IMAGE_CONTEXT)/imgrec
+	$(CONTAINER_ENGINE) build --build-arg VERSION="$$($(BIN) version)" -f deploy/Containerfile -t $(IMAGE) $(IMAGE_CONTEXT)
 
 serve: build
 	@if [ -z "$(MODEL)" ]; then $(BIN) model pull >/dev/null; fi

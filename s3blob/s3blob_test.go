@@ -130,3 +130,27 @@ func TestCreateDescribeDelete(t *testing.T) {
 		t.Errorf("Get from a deleted bucket: %v; want EUNAVAILABLE naming the bucket", err)
 	}
 }
+
+// TestPing: a bucket that exists answers; one deleted since does not.
+func TestPing(t *testing.T) {
+	t.Parallel()
+	ctx := moto.Context(t)
+	client := newClient(t, moto.Region)
+	name := newBucketName()
+	if err := s3blob.CreateBuckets(ctx, client, name); err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3blob.Open(ctx, client, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if _, err := s3blob.DeleteBuckets(ctx, client, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err == nil || !strings.Contains(err.Error(), name) {
+		t.Errorf("Ping of a deleted bucket: %v; want an error naming it", err)
+	}
+}

@@ -47,6 +47,17 @@ func Open(ctx context.Context, client *s3.Client, bucket string) (*Store, error)
 	return nil, wrapErr(err, "s3blob: open bucket %q", bucket)
 }
 
+var _ imgrec.Pinger = (*Store)(nil)
+
+// Ping asks for the bucket's head, which needs only s3:ListBucket: the
+// workers may not read the output bucket's objects.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
+		return wrapErr(err, "s3blob: ping bucket %q", s.bucket)
+	}
+	return nil
+}
+
 // Bucket is the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
 

@@ -98,7 +98,10 @@ type Queue struct {
 	running sync.WaitGroup // polls and hand-backs
 }
 
-var _ imgrec.Queue = (*Queue)(nil)
+var (
+	_ imgrec.Queue  = (*Queue)(nil)
+	_ imgrec.Pinger = (*Queue)(nil)
+)
 
 // Open opens the request queue name and its dead-letter queue, which must
 // exist (see CreateQueues). The dead-letter queue is the target of the
@@ -241,6 +244,15 @@ func (q *Queue) Stats(ctx context.Context) (imgrec.QueueStats, error) {
 		InFlight:    main.InFlight,
 		DeadLetters: dead.total(),
 	}, nil
+}
+
+// Ping reads one attribute of the request queue: what every tier may do
+// (a worker may not read the dead-letter queue's counts, so not Stats).
+func (q *Queue) Ping(ctx context.Context) error {
+	if _, err := attributes(ctx, q.client, q.url, types.QueueAttributeNameApproximateNumberOfMessages); err != nil {
+		return wrapErr(err, "sqsq: ping %s", q.name)
+	}
+	return nil
 }
 
 // Purge empties the request queue, in-flight requests included, and the

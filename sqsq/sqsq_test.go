@@ -304,3 +304,21 @@ func TestCloseHandsBackAbandonedPoll(t *testing.T) {
 		t.Errorf("received %+v, want %+v", d.Request(), sent)
 	}
 }
+
+// TestPing: a queue that exists answers; one deleted since does not.
+func TestPing(t *testing.T) {
+	t.Parallel()
+	client, name := newQueues(t, sqsq.CreateOptions{})
+	q := mustOpen(t, client, name, sqsq.Config{})
+	defer q.Close()
+	ctx := moto.Context(t)
+	if err := q.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if _, err := sqsq.DeleteQueues(ctx, client, name); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Ping(ctx); err == nil || !strings.Contains(err.Error(), name) {
+		t.Errorf("Ping of a deleted queue: %v; want an error naming it", err)
+	}
+}

@@ -18,7 +18,7 @@ import (
 func (s *Server) handleCourseUpload(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	j, err := s.classify(w, r, false)
-	s.metrics.observe("course", start, j, err)
+	s.metrics.observe("course", start, err)
 	if err != nil {
 		s.textError(w, r, err)
 		return
@@ -31,7 +31,7 @@ func (s *Server) handleCourseUpload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleClassify(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	j, err := s.classify(w, r, true)
-	s.metrics.observe("classify", start, j, err)
+	s.metrics.observe("classify", start, err)
 	if err != nil {
 		s.jsonError(w, r, err)
 		return
@@ -69,7 +69,7 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sub, err := s.accept(w, r, true, true)
 	if err != nil {
-		s.metrics.observe("jobs", start, job{}, err)
+		s.metrics.observe("jobs", start, err)
 		s.jsonError(w, r, err)
 		return
 	}
@@ -160,7 +160,7 @@ type status struct {
 func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	st := status{Time: time.Now(), Instances: []imgrec.Instance{}}
 	var err error
-	if st.Queue, err = s.cfg.Queue.Stats(r.Context()); err != nil {
+	if st.Queue, err = s.queueStats(r.Context()); err != nil {
 		s.jsonError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
 		return
 	}
@@ -232,9 +232,14 @@ func clearBucket(ctx context.Context, b imgrec.BlobStore) (int, error) {
 	}
 }
 
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.cfg.Queue.Stats(r.Context()); err != nil {
-		s.textError(w, r, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "queue"))
+// handleReady answers the readiness probe: 200 "ok" once the queue, both
+// buckets and the job store answer (each within probe.DefaultTimeout, asked
+// at most once a second however often this is probed), else 503; the log
+// has which failed and why.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.ready.Check(r.Context()); err != nil {
+		s.textError(w, r, err)
 		return
 	}
 	fmt.Fprintln(w, "ok")

@@ -91,7 +91,7 @@ func (s *Server) sampleHistory() {
 func (s *Server) sample(now time.Time) (sample, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), historyInterval)
 	defer cancel()
-	st, err := s.cfg.Queue.Stats(ctx)
+	st, err := s.queueStats(ctx)
 	if err != nil {
 		return sample{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/probe"
 )
 
 // logBuffer collects a slog text log, safe for concurrent handlers.
@@ -175,9 +177,11 @@ func lineWith(log, s string) string {
 	return ""
 }
 
-// TestHealthHidesQueueError: /healthz answers 503 when the queue fails,
-// in plain text, without the queue's own words.
-func TestHealthHidesQueueError(t *testing.T) {
+// TestReadyHidesQueueError: /readyz answers 503 when the queue fails, in
+// plain text, without the queue's own words, while /livez and /healthz (its
+// alias) say the process lives; the metrics say the queue is down rather
+// than report a depth.
+func TestReadyHidesQueueError(t *testing.T) {
 	var log logBuffer
 	var q *flakyStats
 	s := newStack(t, stackOptions{noWorker: true, config: logTo(&log),
@@ -186,18 +190,111 @@ func TestHealthHidesQueueError(t *testing.T) {
 			return q
 		}})
 	q.broken.Store(true)
-	resp, body := request(t, "GET", s.url+"/healthz", "", nil)
+	resp, body := request(t, "GET", s.url+"/readyz", "", nil)
 	id := resp.Header.Get(requestIDHeader)
 	if resp.StatusCode != 503 || strings.Contains(body, "10.9.8.7") || !strings.Contains(body, id) {
-		t.Fatalf("healthz: %d %q, want 503 with request id %s and no internals", resp.StatusCode, body, id)
+		t.Fatalf("readyz: %d %q, want 503 with request id %s and no internals", resp.StatusCode, body, id)
 	}
-	if line := lineWith(log.String(), "request_id="+id); !strings.Contains(line, "nats://10.9.8.7:4222") {
+	if line := lineWith(log.String(), "request_id="+id); !strings.Contains(line, "nats://10.9.8.7:4222") || !strings.Contains(line, "queue:") {
 		t.Errorf("the log lacks the queue's error under request id %s:\n%s", id, log.String())
 	}
-	q.broken.Store(false)
-	if resp, body := request(t, "GET", s.url+"/healthz", "", nil); resp.StatusCode != 200 || body != "ok\n" {
-		t.Fatalf("healthz again: %d %q", resp.StatusCode, body)
+	for _, path := range []string{"/livez", "/healthz"} {
+		if resp, body := request(t, "GET", s.url+path, "", nil); resp.StatusCode != 200 || body != "ok\n" {
+			t.Errorf("%s with the queue down: %d %q, want 200 ok", path, resp.StatusCode, body)
+		}
 	}
+	_, metrics := request(t, "GET", s.url+"/metrics", "", nil)
+	if !strings.Contains(metrics, "imgrec_queue_up 0") || strings.Contains(metrics, "imgrec_queue_depth") ||
+		!regexp.MustCompile(`(?m)^imgrec_queue_stats_errors_total [1-9]`).MatchString(metrics) {
+		t.Errorf("metrics with the queue down: want imgrec_queue_up 0, no imgrec_queue_depth, errors counted:\n%s", grepLines(metrics, "imgrec_queue"))
+	}
+	q.broken.Store(false)
+	// The last answer is kept for a second: wait for the next.
+	waitFor(t, func() bool {
+		resp, body := request(t, "GET", s.url+"/readyz", "", nil)
+		return resp.StatusCode == 200 && body == "ok\n"
+	})
+	if _, metrics := request(t, "GET", s.url+"/metrics", "", nil); !strings.Contains(metrics, "imgrec_queue_up 1") || !strings.Contains(metrics, "imgrec_queue_depth 0") {
+		t.Errorf("metrics with the queue back: want imgrec_queue_up 1 and imgrec_queue_depth 0:\n%s", grepLines(metrics, "imgrec_queue"))
+	}
+}
+
+// TestReadyChecksStores: a bucket or the job store that fails makes the
+// tier unready, named in the answer; the queue is asked at most once a
+// second however many probes come.
+func TestReadyChecksStores(t *testing.T) {
+	var q *countingStats
+	var in *flakyBlobs
+	s := newStack(t, stackOptions{noWorker: true,
+		webQueue: func(inner imgrec.Queue) imgrec.Queue { q = &countingStats{Queue: inner}; return q },
+		config: func(c *Config) {
+			in = &flakyBlobs{BlobStore: c.Input}
+			c.Input = in
+		}})
+	in.broken.Store(true)
+	resp, body := request(t, "GET", s.url+"/readyz", "", nil)
+	if resp.StatusCode != 503 {
+		t.Fatalf("readyz with the input bucket down: %d %q", resp.StatusCode, body)
+	}
+	in.broken.Store(false)
+	waitFor(t, func() bool {
+		resp, _ := request(t, "GET", s.url+"/readyz", "", nil)
+		return resp.StatusCode == 200
+	})
+	// 50 probes at once look at the queue once a second they take, and
+	// once more where they straddle a result's expiry.
+	before, start := q.calls.Load(), time.Now()
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			resp, err := http.Get(s.url + "/readyz")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("readyz: %d", resp.StatusCode)
+			}
+		})
+	}
+	wg.Wait()
+	if n, most := q.calls.Load()-before, int64(time.Since(start)/probe.DefaultMaxAge)+2; n > most {
+		t.Errorf("50 probes at once read the queue %d times in %v; want at most %d (a result is reused for %v)", n, time.Since(start), most, probe.DefaultMaxAge)
+	}
+}
+
+type countingStats struct {
+	imgrec.Queue
+	calls atomic.Int64
+}
+
+func (q *countingStats) Stats(ctx context.Context) (imgrec.QueueStats, error) {
+	q.calls.Add(1)
+	return q.Queue.Stats(ctx)
+}
+
+type flakyBlobs struct {
+	imgrec.BlobStore
+	broken atomic.Bool
+}
+
+func (b *flakyBlobs) Get(ctx context.Context, key string) ([]byte, error) {
+	if b.broken.Load() {
+		return nil, errors.New("disk on fire")
+	}
+	return b.BlobStore.Get(ctx, key)
+}
+
+// grepLines keeps text's lines that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestRequestIDs: every response carries an id, the client's own if it is

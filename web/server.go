@@ -2,8 +2,8 @@
 // image in the input bucket, records its job in the job store, queues a
 // request and answers with the label once a worker replies (or at once from
 // the result cache). Any web tier sharing the job store answers for any job. It serves the course's plain-text endpoint, a JSON
-// API, the web page (with the live history its charts draw), health and
-// Prometheus metrics.
+// API, the web page (with the live history its charts draw), liveness and
+// readiness probes and Prometheus metrics.
 package web
 
 import (
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/probe"
 )
 
 // Defaults for Config's zero values.
@@ -91,6 +92,7 @@ type Server struct {
 	waiting *waiters
 	uploads *uploadSlots
 	metrics *metrics
+	ready   *probe.Readiness
 	mux     *http.ServeMux
 	done    chan struct{}
 
@@ -137,7 +139,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}), waiting: newWaiters(),
 		history: &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
 	s.uploads = &uploadSlots{max: int64(max(cfg.MaxUploadsInProgress, 0))}
-	s.metrics = newMetrics(cfg.Registry, cfg.Queue, s.uploads, cfg.Cache)
+	s.metrics = newMetrics(cfg.Registry, s.queueStats, s.uploads, cfg.Cache)
+	s.ready = &probe.Readiness{Checks: []probe.Check{
+		s.countQueueErrors(probe.Queue(cfg.Queue)),
+		probe.Blobs("input bucket", cfg.Input), probe.Blobs("output bucket", cfg.Output),
+		probe.Jobs(cfg.Jobs),
+	}}
 	go s.receiveReplies()
 	go s.sampleHistory()
 	s.routes()
@@ -158,7 +165,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /v1/history", s.handleHistory)
 	m.HandleFunc("GET /v1/limits", s.handleLimits)
 	m.HandleFunc("POST /v1/reset", s.handleReset)
-	m.HandleFunc("GET /healthz", s.handleHealth)
+	// /livez: the process serves, whatever its dependencies say, so a
+	// liveness probe never restarts a tier for a queue outage it cannot
+	// fix. /readyz: the queue, buckets and job store answer. /healthz is
+	// the old name, kept as an alias of /livez: where it was a liveness
+	// probe (or a load balancer's check, where every web tier shares the
+	// queue and the outage), checking the queue did harm.
+	m.HandleFunc("GET /livez", probe.Live)
+	m.HandleFunc("GET /healthz", probe.Live)
+	m.HandleFunc("GET /readyz", s.handleReady)
 	if s.cfg.Gatherer != nil {
 		m.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -209,6 +224,19 @@ func (s *Server) receiveReplies() {
 			s.metrics.finished("jobs", w.answered())
 		}
 	}
+}
+
+// countQueueErrors counts the check's failures in imgrec_queue_stats_errors_total.
+func (s *Server) countQueueErrors(c probe.Check) probe.Check {
+	run := c.Run
+	c.Run = func(ctx context.Context) error {
+		err := run(ctx)
+		if err != nil {
+			s.metrics.queueErrors.Inc()
+		}
+		return err
+	}
+	return c
 }
 
 // recordTimeout bounds recording an answer the worker could not.

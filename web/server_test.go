@@ -298,6 +298,44 @@ func TestTimeoutWithoutWorkers(t *testing.T) {
 	if st, _ := s.queue.Stats(context.Background()); st.Waiting != 1 {
 		t.Fatalf("the request should stay queued: %+v", st)
 	}
+	waitFor(t, func() bool {
+		return strings.Contains(getText(t, s.url+"/metrics"), `imgrec_request_duration_seconds_count{endpoint="course",outcome="timeout"} 1`)
+	})
+	if m := getText(t, s.url+"/metrics"); !strings.Contains(m, `imgrec_results_total{outcome="timeout"} 1`) {
+		t.Errorf("the timeout is not counted in imgrec_results_total")
+	}
+}
+
+// TestClientLeaves: a client that leaves before its answer is counted apart
+// from timeouts and errors, in the results and the durations.
+func TestClientLeaves(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true, timeout: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("myfile", "test_2.JPEG")
+	fw.Write(courseImage(t, "test_2.JPEG"))
+	mw.Close()
+	req, _ := http.NewRequestWithContext(ctx, "POST", s.url+"/", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, func() bool { // the upload is queued: its client may leave
+		st, _ := s.queue.Stats(context.Background())
+		return st.Waiting == 1
+	})
+	cancel()
+	<-done
+	waitFor(t, func() bool {
+		m := getText(t, s.url+"/metrics")
+		return strings.Contains(m, `imgrec_request_duration_seconds_count{endpoint="course",outcome="cancelled"} 1`) &&
+			strings.Contains(m, `imgrec_results_total{outcome="cancelled"} 1`)
+	})
 }
 
 func TestJSONAPI(t *testing.T) {
@@ -338,7 +376,7 @@ func TestJSONAPI(t *testing.T) {
 		metrics, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		return strings.Contains(string(metrics), `imgrec_results_total{outcome="ok"} 2`) &&
-			strings.Contains(string(metrics), `imgrec_request_duration_seconds_count{endpoint="jobs"} 1`)
+			strings.Contains(string(metrics), `imgrec_request_duration_seconds_count{endpoint="jobs",outcome="ok"} 1`)
 	})
 	resp, _ = http.Get(s.url + "/v1/jobs/nope")
 	if resp.StatusCode != 404 {
@@ -414,13 +452,17 @@ func TestHealthMetricsAndPage(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	if resp, body := get("/healthz"); resp.StatusCode != 200 || body != "ok\n" {
-		t.Fatalf("healthz: %d %q", resp.StatusCode, body)
+	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
+		if resp, body := get(path); resp.StatusCode != 200 || body != "ok\n" {
+			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+		}
 	}
 	_, metrics := get("/metrics")
 	for _, want := range []string{
 		`imgrec_results_total{outcome="ok"} 1`, `imgrec_results_total{outcome="rejected"} 1`,
-		`imgrec_request_duration_seconds_count{endpoint="course"} 1`, "imgrec_queue_depth 0",
+		`imgrec_request_duration_seconds_count{endpoint="course",outcome="ok"} 1`,
+		`imgrec_request_duration_seconds_count{endpoint="course",outcome="rejected"} 1`,
+		"imgrec_queue_depth 0", "imgrec_queue_up 1", "imgrec_queue_stats_errors_total 0",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imgrec/imgrec"
 )
 
@@ -81,7 +83,10 @@ type Config struct {
 	// Status receives the worker's status lines (imgrec.WriteStatus), so a provider can
 	// tell which instances may be scaled in (see package local).
 	Status io.Writer
-	Logger *slog.Logger
+	// Registry is where the worker's metrics are registered
+	// (imgrec_worker_*); nil for none.
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
 }
 
 // Worker runs a three-stage pipeline: receivers fetch requests and decode
@@ -91,6 +96,7 @@ type Config struct {
 type Worker struct {
 	cfg      Config
 	log      *slog.Logger
+	metrics  *metrics
 	statusMu sync.Mutex
 	busy     int // requests in hand, for the status line
 	// preparing counts requests received whose images are being fetched
@@ -144,7 +150,7 @@ func New(cfg Config) (*Worker, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{cfg: cfg, log: log.With("instance", cfg.ID), pixelsFree: cfg.MaxPixelsInHand}
+	w := &Worker{cfg: cfg, log: log.With("instance", cfg.ID), metrics: newMetrics(cfg.Registry), pixelsFree: cfg.MaxPixelsInHand}
 	w.pixelsCond.L = &w.pixelsMu
 	return w, nil
 }
@@ -236,6 +242,7 @@ func (w *Worker) receive(ctx context.Context, slots chan struct{}, ready chan<- 
 			}
 			continue
 		}
+		w.metrics.picked(d.Request().Sent)
 		// A request received is work in hand, even if the drain began a
 		// moment ago: finish it rather than hand it back.
 		w.setBusy(+1)
@@ -262,6 +269,7 @@ func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
 	req := d.Request()
 	t := &task{d: d, log: w.log.With("id", req.ID, "key", req.Key, "attempt", d.Attempt()), start: time.Now()}
 	if d.Attempt() > w.cfg.MaxAttempts {
+		w.metrics.fail(FailAttempts)
 		w.giveUp(ctx, t, fmt.Sprintf("gave up after %d attempts: each worker died or timed out before finishing", w.cfg.MaxAttempts))
 		return nil
 	}
@@ -272,14 +280,20 @@ func (w *Worker) prepare(ctx context.Context, d imgrec.Delivery) *task {
 	}
 	switch {
 	case imgrec.ErrorCode(err) == imgrec.ENOTFOUND:
+		w.metrics.fail(FailMissing)
 		err = permanent{fmt.Errorf("input image %q is not in the input bucket", req.Key)}
 	case err != nil:
+		w.metrics.fail(FailFetch)
 	default:
 		if w.cfg.Cache {
 			t.digest = imgrec.ImageDigest(data)
 		}
 		t.pixels = w.holdPixels(data)
-		if t.img, err = w.cfg.Decode(data); err != nil {
+		t0 := time.Now()
+		t.img, err = w.cfg.Decode(data)
+		w.metrics.decode.Observe(time.Since(t0).Seconds())
+		if err != nil {
+			w.metrics.fail(FailDecode)
 			w.releasePixels(t)
 			err = permanent{err}
 		}
@@ -309,7 +323,12 @@ func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.Wa
 		}
 		return
 	}
-	perImage := time.Since(t0).Seconds() / float64(len(batch))
+	elapsed := time.Since(t0).Seconds()
+	perImage := elapsed / float64(len(batch))
+	if err == nil {
+		w.metrics.inference.Observe(elapsed)
+		w.metrics.batch.Observe(float64(len(batch)))
+	}
 	for i, t := range batch {
 		t.img = nil
 		w.releasePixels(t)
@@ -319,8 +338,10 @@ func (w *Worker) classify(batch []*task, slots chan struct{}, finishers *sync.Wa
 			defer t.stopExtending()
 			switch {
 			case imgrec.ErrorCode(err) == imgrec.EINVALID:
+				w.metrics.fail(FailInvalid)
 				w.fail(ctx, t, permanent{err})
 			case err != nil:
+				w.metrics.fail(FailClassify)
 				w.fail(ctx, t, err)
 			default:
 				w.finish(ctx, t, preds[i], perImage)
@@ -336,6 +357,7 @@ func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, i
 	key := imgrec.OutputKey(req.Key)
 	label := top[0].Label
 	if err := w.cfg.Output.Put(ctx, key, []byte(imgrec.OutputRecord{Name: key, Label: label}.String())); err != nil {
+		w.metrics.fail(FailStore)
 		w.fail(ctx, t, fmt.Errorf("store result %s: %w", key, err))
 		return
 	}
@@ -348,16 +370,19 @@ func (w *Worker) finish(ctx context.Context, t *task, top []imgrec.Prediction, i
 	answer := imgrec.Answer{Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt()}
 	recorded, err := w.record(ctx, t, answer)
 	if err != nil {
+		w.metrics.fail(FailRecord)
 		w.fail(ctx, t, fmt.Errorf("record the answer of job %s: %w", req.ID, err))
 		return
 	}
 	if req.ReplyTo != "" {
 		resp := imgrec.Response{ID: req.ID, Key: key, Label: label, Top: top, Worker: w.cfg.ID, Attempt: t.d.Attempt(), Inference: inference, Recorded: recorded}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
+			w.metrics.fail(FailReply)
 			t.log.Warn("reply failed; the result is in the output bucket", "err", err)
 		}
 	}
 	if err := t.d.Ack(ctx); err != nil {
+		w.metrics.fail(FailAck)
 		// The request will be redelivered and recomputed; the stored result is idempotent.
 		t.log.Warn("ack failed", "err", err)
 		return
@@ -450,16 +475,19 @@ func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
 	req := d.Request()
 	log.Warn("dead-lettering", "reason", reason)
 	if err := d.DeadLetter(ctx, reason); err != nil {
+		w.metrics.fail(FailDeadLetter)
 		log.Error("dead-letter failed; the request will come back", "err", err)
 		return
 	}
 	recorded, err := w.record(ctx, t, imgrec.Answer{Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt()})
 	if err != nil {
+		w.metrics.fail(FailRecord)
 		log.Warn("recording the failure in the job failed; the web tier records it from the reply", "err", err)
 	}
 	if req.ReplyTo != "" {
 		resp := imgrec.Response{ID: req.ID, Key: imgrec.OutputKey(req.Key), Error: reason, Worker: w.cfg.ID, Attempt: d.Attempt(), Recorded: recorded}
 		if err := w.cfg.Queue.Reply(ctx, req.ReplyTo, resp); err != nil {
+			w.metrics.fail(FailReply)
 			log.Warn("reply failed", "err", err)
 		}
 	}
@@ -493,6 +521,7 @@ func (w *Worker) setBusy(delta int) {
 	defer w.statusMu.Unlock()
 	before := w.busy
 	w.busy += delta
+	w.metrics.inHand.Set(float64(w.busy))
 	switch {
 	case before == 0 && w.busy > 0:
 		w.writeStatus(imgrec.WorkerBusy)

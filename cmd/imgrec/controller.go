@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imgrec/imgrec/autoscale"
+	"github.com/imgrec/imgrec/probe"
 )
 
 func init() {
@@ -20,7 +16,7 @@ func runController(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "controller", "controller --queue nats://HOST:PORT|sqs://NAME --blobs file:///DIR|s3://PREFIX [--provider local|ec2|nova|nova,ec2] [flags]")
 	bf := backendFlags(fs, "", queueUsage+" (required)", "the workers' "+blobsUsage+" (required)")
 	prov := providerFlags(fs)
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9090", "where /metrics and "+instancesPath+" (the instances of the last look, for web --controller-url) are served (empty: nowhere)")
+	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage+"; the controller also serves "+instancesPath+" there, the instances of its last look, for web --controller-url")
 	sf := scalingFlags(fs, autoscale.DefaultInterval)
 	var minBilled minBilledFlag
 	fs.Var(&minBilled, "min-billed", "keep an idle instance until it has run this long, since stopping it sooner saves nothing; one duration, or one per provider: ec2=1m,nova=0 (default: 1m for ec2, EC2's least charge per start; 0 for the others)")
@@ -44,6 +40,11 @@ func runController(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ops, err := listenOps(*metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer ops.Close()
 	q, err := bf.queue.open(ctx, bf.queueURL, bf.aws, log)
 	if err != nil {
 		return err
@@ -57,17 +58,10 @@ func runController(ctx context.Context, e *env, args []string) error {
 	}
 	defer closeProvider()
 
-	reg := prometheus.NewRegistry()
+	reg := newRegistry()
 	metrics := autoscale.NewMetrics(reg, prov.names()...)
 	look := &lastLook{}
-	if *metricsAddr != "" {
-		mctx, stop := context.WithCancel(ctx)
-		defer stop()
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("GET "+instancesPath, look)
-		go serveHTTP(mctx, log, *metricsAddr, mux, time.Second, func(a net.Addr) {})
-	}
+	defer ops.serve(log, reg, &probe.Readiness{Checks: []probe.Check{probe.Queue(q), probe.Instances(provider.List)}}, map[string]http.Handler{instancesPath: look})()
 	cfg := sf.cfg
 	if len(parts) == 1 {
 		cfg.MinBilled = parts[0].MinBilled

@@ -17,11 +17,6 @@ type httpTimeouts struct {
 	idle       time.Duration
 }
 
-// serveHTTP serves h on addr with the default timeouts; see httpTimeouts.serve.
-func serveHTTP(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, ready func(net.Addr)) error {
-	return httpTimeouts{readHeader: defaultReadHeaderTimeout, idle: defaultIdleTimeout}.serve(ctx, log, addr, h, grace, ready)
-}
-
 // serve listens on addr and serves h until ctx ends, then shuts down
 // gracefully, giving in-flight requests up to grace to finish.
 func (t httpTimeouts) serve(ctx context.Context, log *slog.Logger, addr string, h http.Handler, grace time.Duration, ready func(net.Addr)) error {
@@ -29,13 +24,18 @@ func (t httpTimeouts) serve(ctx context.Context, log *slog.Logger, addr string, 
 	if err != nil {
 		return err
 	}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	return t.serveListener(ctx, log, ln, h, grace)
+}
+
+// serveListener serves h on ln until ctx ends, as serve does.
+func (t httpTimeouts) serveListener(ctx context.Context, log *slog.Logger, ln net.Listener, h http.Handler, grace time.Duration) error {
 	// No ReadTimeout or WriteTimeout: they would bound a whole request,
 	// cutting slow uploads and the wait for an answer alike.
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.readHeader, IdleTimeout: t.idle,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	if ready != nil {
-		ready(ln.Addr())
-	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String()+"/")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -14,7 +14,7 @@ import (
 
 // A mistyped flag gets the error and where the help is, not the whole help.
 func TestUsageErrorIsShort(t *testing.T) {
-	for _, cmd := range [][]string{{"serve"}, {"web"}, {"worker"}, {"controller"}, {"loadgen"}, {"classify"}, {"simulate"}, {"infra", "up"}} {
+	for _, cmd := range [][]string{{"serve"}, {"web"}, {"worker"}, {"controller"}, {"nats"}, {"loadgen"}, {"classify"}, {"simulate"}, {"infra", "up"}} {
 		code, _, errs := runImgrec(t, append(cmd, "--max-instnces", "3")...)
 		name := strings.Join(cmd, " ")
 		want := "imgrec " + name + ": flag provided but not defined: -max-instnces\nRun 'imgrec " + name + " -h' for usage.\n"

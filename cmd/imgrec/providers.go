@@ -233,7 +233,7 @@ func (pf *providerFlagSet) openOne(ctx context.Context, name string, af *awsFlag
 	if err != nil {
 		return nil, nil, err
 	}
-	p := local.New(local.Config{Command: argv(exe, modelPath), Logger: log})
+	p := local.New(local.Config{Command: argv(exe, modelPath), Env: localWorkerEnv, Logger: log})
 	return p, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), local.DefaultDrainTimeout)
 		defer cancel()

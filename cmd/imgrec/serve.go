@@ -79,6 +79,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		Command: bf.workerArgv(exe, bk.queueURL, modelPath, append(lf.workerArgs(),
 			"--profile", *profile, "--max-attempts", fmt.Sprint(*maxAttempts), "--max-pixels", fmt.Sprint(*wf.maxPixels),
 			"--threads", fmt.Sprint(*workerThreads), "--batch", fmt.Sprint(*workerBatch), "--concurrency", fmt.Sprint(*workerConcurrency))...),
+		Env:    localWorkerEnv,
 		Logger: log,
 	})
 	defer func() {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/nn"
+	"github.com/imgrec/imgrec/probe"
 	"github.com/imgrec/imgrec/resnet"
 	"github.com/imgrec/imgrec/vision"
 	"github.com/imgrec/imgrec/worker"
@@ -30,6 +31,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	threads := fs.Int("threads", 0, "inference threads (default: one per core); see GOMAXPROCS for the whole process")
 	batch := fs.Int("batch", worker.DefaultMaxBatch, "most images classified in one pass; a batch is whatever is in hand when the classifier is free")
 	concurrency := fs.Int("concurrency", worker.DefaultConcurrency, "most requests in hand at once (received, not yet acknowledged)")
+	metricsAddr := fs.String("metrics-addr", "", metricsAddrUsage)
 	lf := logFlags(fs, e)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -49,6 +51,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if *threads < 0 {
 		return usagef("--threads %d: want 0 (one per core) or more", *threads)
 	}
+	ops, err := listenOps(*metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer ops.Close()
 	nn.SetThreads(*threads)
 	classifier, modelPath, err := loadClassifier(*modelFlag, *profileFlag)
 	if err != nil {
@@ -80,6 +87,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		ctx, stop = imgrec.DrainOnEOF(ctx, os.Stdin)
 		defer stop()
 	}
+	reg := newRegistry()
 	w, err := worker.New(worker.Config{
 		Queue: bk.queue, Input: bk.input, Output: bk.output,
 		Jobs: bk.jobs, Cache: bf.jobs.cache, Model: model, ModelEvery: modelEvery(bf.jobs.ttl),
@@ -97,14 +105,27 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		Concurrency: *concurrency,
 		ExtendEvery: bf.queue.extendEvery,
 		Status:      status,
+		Registry:    reg,
 		Logger:      log,
 	})
 	if err != nil {
 		return err
 	}
+	// Served until the drain is over, so the last requests are counted.
+	defer ops.serve(log, reg, &probe.Readiness{Checks: []probe.Check{
+		probe.Queue(bk.queue), probe.Blobs("input bucket", bk.input), probe.Blobs("output bucket", bk.output), probe.Jobs(bk.jobs),
+	}}, nil)()
 	log.Info("worker started", "instance", *id, "model", modelPath, "digest", model.Digest, "queue", bf.queueURL)
 	return w.Run(ctx)
 }
+
+// localWorkerEnv is added to the environment of the workers that serve and
+// a local controller start: many workers on one machine cannot share a
+// metrics port, so they serve none, whatever IMGREC_METRICS_ADDR their
+// parent was given. serve's /metrics has the web tier's and the
+// controller's; run workers yourself (imgrec worker --metrics-addr) to
+// scrape each.
+var localWorkerEnv = []string{"IMGREC_METRICS_ADDR="}
 
 // statusWriter opens the status pipe a local provider passes (imgrec.StatusFDEnv).
 func statusWriter() (io.Writer, error) {
