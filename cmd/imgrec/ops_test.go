@@ -91,7 +91,7 @@ func TestTierOps(t *testing.T) {
 		}
 	}
 	_, ctlMetrics = httpGet(t, ctl.url+"metrics")
-	for _, want := range []string{`imgrec_instances{state="running"} 0`, "imgrec_desired_instances", "go_goroutines"} {
+	for _, want := range []string{`imgrec_instances{provider="local",state="running"} 0`, "imgrec_desired_instances", "go_goroutines"} {
 		if !strings.Contains(ctlMetrics, want) {
 			t.Errorf("controller metrics lack %q", want)
 		}
