@@ -27,7 +27,6 @@ import (
 	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/s3blob"
 	"github.com/imgrec/imgrec/sqsq"
 )
@@ -353,12 +352,8 @@ func getText(t testing.TB, url string) string {
 // external NATS server (the job store's buckets on it too) and file buckets.
 func TestWebTiersOnNATS(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nats, blobs := natsAndFiles(t)
 	defer nats.Close()
-	blobs := "file://" + t.TempDir()
 	tier := func() *served {
 		return startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs, "--log-level", "info")
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/internal/localnova"
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/nova"
 	"github.com/imgrec/imgrec/userdata"
 )
@@ -53,12 +52,8 @@ func TestControllerOnNova(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel) // after the clean-up below, which lists
 
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nats, blobs := natsAndFiles(t)
 	defer nats.Close()
-	blobs := "file://" + t.TempDir()
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "nova",
 		"--cluster", cluster, "--os-cloud", "local", "--nova-image", "fakeimage6", "--nova-flavor", "m1.small",
