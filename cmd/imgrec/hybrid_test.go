@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -150,18 +149,7 @@ func TestHybridDemo(t *testing.T) {
 	})
 	webTier := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--controller-url", metricsURL)
 
-	type result struct {
-		code           int
-		stdout, stderr string
-	}
-	loaded := make(chan result, 1)
-	go func() {
-		var r result
-		r.code, r.stdout, r.stderr = runImgrec(t, "loadgen", "--url", webTier.url, "--image-folder", filepath.Join(sharedDir, "data/imagenet-100"),
-			"--num-request", "100", "--concurrency", "100", "--expected", filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"),
-			"--timeout", novaWait.String(), "--json")
-		loaded <- r
-	}()
+	loaded := startLoadgen(t, webTier.url, "--timeout", novaWait.String())
 	ec2Active := func() (ids []string) {
 		for id, st := range api.states(cluster) {
 			if st == ec2types.InstanceStateNamePending || st == ec2types.InstanceStateNameRunning {
@@ -203,15 +191,8 @@ func TestHybridDemo(t *testing.T) {
 		t.Errorf("controller metrics lack the instances by provider:\n%s", grep(m, "imgrec_instances"))
 	}
 
-	workers := []*served{
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w1"),
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w2"),
-	}
-	r := <-loaded
-	var sum struct{ OK, Wrong, Failed int }
-	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.OK != 100 {
-		t.Fatalf("loadgen: exit %d, %v: %s%s\ncontroller log:\n%s", r.code, err, r.stdout, r.stderr, ctl.logText())
-	}
+	workers := standinWorkers(t)
+	(<-loaded).wantAllAnswered(t, ctl)
 
 	// 3. Back to 0 active on both.
 	wait("0 instances active on both providers", func() bool {
@@ -227,11 +208,7 @@ func TestHybridDemo(t *testing.T) {
 	})
 
 	// 4. Down, after the tiers and the controller are stopped.
-	var wg sync.WaitGroup
-	for _, p := range append(workers, webTier, ctl) {
-		wg.Go(func() { p.stop(t) })
-	}
-	wg.Wait()
+	stopAll(t, append(workers, webTier, ctl)...)
 	left := serverMap()
 	code, stdout, stderr = runImgrec(t, "infra", "down", "--yes", "--cluster", cluster)
 	if code != 0 {

@@ -114,11 +114,7 @@ func TestControllerOnNova(t *testing.T) {
 		loaded <- result{sum, err}
 	}()
 	wait("servers launched by the controller", func() bool { m = list(); return len(m["ACTIVE"]) > 0 })
-	var workers []*served
-	for _, id := range []string{"w1", "w2"} {
-		workers = append(workers, startProcess(t, regexp.MustCompile(`worker started`), "worker", "--queue", nats.URL(), "--blobs", blobs,
-			"--model", standinModel, "--id", id))
-	}
+	workers := standinWorkers(t, "--queue", nats.URL(), "--blobs", blobs)
 	r := <-loaded
 	if r.err != nil || r.sum.OK != 20 {
 		t.Fatalf("loadgen: %v %+v\ncontroller log:\n%s", r.err, r.sum, ctl.logText())
