@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,7 +16,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/internal/localnova"
 	"github.com/imgrec/imgrec/nova"
 )
 
@@ -37,33 +34,15 @@ import (
 // tier's server, two `imgrec worker` processes for the workers.
 func TestHybridDemo(t *testing.T) {
 	srv, api := useMoto(t, false)
-	nv := localnova.Shared(t)
-	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_USER_DOMAIN_NAME",
-		"OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_CLOUD"} {
-		t.Setenv(k, "")
-	}
 	cluster := fmt.Sprintf("hybrid-%d", time.Now().UnixNano()%1e9)
-	project := "proj-" + cluster
-	cfgFile := filepath.Join(t.TempDir(), "clouds.yaml")
-	if err := os.WriteFile(cfgFile, []byte(nv.CloudsYAML("local", "operator", project)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("OS_CLIENT_CONFIG_FILE", cfgFile)
+	nv, project := useLocalNova(t, cluster)
 	admin := nv.ComputeClient(t, "admin", project, nova.Microversion) // sees user data
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	t.Cleanup(cancel)
 	// The cluster's servers by role and status, through Nova itself.
 	serverMap := func() map[string][]string {
-		pages, err := servers.List(admin, servers.ListOpts{Tags: imgrec.LabelCluster + "=" + cluster}).AllPages(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all, err := servers.ExtractServers(pages)
-		if err != nil {
-			t.Fatal(err)
-		}
 		m := map[string][]string{}
-		for _, s := range all {
+		for _, s := range listServers(t, ctx, admin, imgrec.LabelCluster+"="+cluster) {
 			k := s.Metadata[imgrec.LabelRole] + " " + s.Status
 			m[k] = append(m[k], s.ID)
 		}
