@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -166,7 +164,7 @@ func TestHybridDemo(t *testing.T) {
 	metric := func(provider, state string) string {
 		return fmt.Sprintf(`imgrec_instances{provider=%q,state=%q}`, provider, state)
 	}
-	if m := fetch(t, metricsURL+"/metrics"); !strings.Contains(m, metric("nova", "running")+" 2") || !strings.Contains(m, metric("ec2", "running")+" 3") {
+	if m := getText(t, metricsURL+"/metrics"); !strings.Contains(m, metric("nova", "running")+" 2") || !strings.Contains(m, metric("ec2", "running")+" 3") {
 		t.Errorf("controller metrics lack the instances by provider:\n%s", grep(m, "imgrec_instances"))
 	}
 
@@ -175,7 +173,7 @@ func TestHybridDemo(t *testing.T) {
 
 	// 3. Back to 0 active on both.
 	wait("0 instances active on both providers", func() bool {
-		m := fetch(t, metricsURL+"/metrics")
+		m := getText(t, metricsURL+"/metrics")
 		for _, p := range []string{"nova", "ec2"} {
 			for _, st := range []string{"pending", "running", "stopping"} {
 				if !strings.Contains(m, metric(p, st)+" 0") {
@@ -219,20 +217,9 @@ func TestHybridDemo(t *testing.T) {
 
 func getJSONFrom(t *testing.T, url string, v any) {
 	t.Helper()
-	if err := json.Unmarshal([]byte(fetch(t, url)), v); err != nil {
+	if err := json.Unmarshal([]byte(getText(t, url)), v); err != nil {
 		t.Fatalf("%s: %v", url, err)
 	}
-}
-
-func fetch(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // grep returns the lines of s that contain sub.
