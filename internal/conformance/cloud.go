@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +13,8 @@ import (
 
 // What the tests of the cloud providers (ec2, nova) share beyond the
 // Provider suite: scenarios that need a Max or a neighbour made with the
-// cloud's own API, and the helpers they use.
+// cloud's own API, the check of the user data a provider sends, and the
+// helpers they use.
 
 // IDs returns the ids of insts, sorted.
 func IDs(insts []imgrec.Instance) []string {
@@ -61,6 +63,20 @@ func LeavesAlone(t *testing.T, ctx context.Context, p imgrec.Provider, mine, id,
 		if imgrec.ErrorCode(err) != imgrec.ENOTFOUND || !strings.Contains(err.Error(), id) {
 			t.Errorf("%s(%s): %v, want %s naming it", op, name, err, imgrec.ENOTFOUND)
 		}
+	}
+}
+
+// WantUserData fails t unless script, the user data a provider sent with
+// a machine, holds each of want and parses as shell (sh -n).
+func WantUserData(t *testing.T, script string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(script, w) {
+			t.Errorf("user data lacks %q:\n%s", w, script)
+		}
+	}
+	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
+		t.Errorf("sh -n: %v\n%s\n%s", err, out, script)
 	}
 }
 
