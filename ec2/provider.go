@@ -50,6 +50,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/internal/cloudfleet"
 	"github.com/imgrec/imgrec/userdata"
 )
 
@@ -76,6 +77,9 @@ const (
 	// Burstable suits a tier that idles at zero between bursts.
 	DefaultInstanceType = "t3.medium"
 )
+
+// words name the provider's machines in its messages.
+var words = cloudfleet.Words{One: "an instance", Many: "instances", Marked: "tagged", Gone: "terminated"}
 
 // describeGrace is how long a launched instance that DescribeInstances does
 // not show yet still counts as pending.
@@ -108,22 +112,18 @@ type Config struct {
 type Provider struct {
 	api      *awsec2.Client
 	cfg      Config
+	fleet    cloudfleet.Fleet
 	userData string // base64, as RunInstances takes it
 	log      *slog.Logger
 
 	capacity sync.Mutex // held from a capacity check to the launch or start it allowed
 
-	mu      sync.Mutex
-	changes map[string]change // by instance id
-}
-
-// change is the provider's last action on an instance. It keeps List
-// consistent with what the provider did before EC2 shows it: a launched
-// instance not yet described, and a Since no earlier than the action (moto,
-// unlike EC2, leaves LaunchTime alone on a start).
-type change struct {
-	at       time.Time
-	launched bool
+	mu sync.Mutex
+	// changes are the provider's last action on each instance. They keep
+	// List consistent with what the provider did before EC2 shows it: a
+	// launched instance not yet described, and a Since no earlier than the
+	// action (moto, unlike EC2, leaves LaunchTime alone on a start).
+	changes cloudfleet.Changes
 }
 
 // New returns a Provider for cfg's cluster, acting through client.
@@ -150,9 +150,10 @@ func New(client *awsec2.Client, cfg Config) (*Provider, error) {
 	return &Provider{
 		api:      client,
 		cfg:      cfg,
+		fleet:    cloudfleet.Fleet{Cluster: cfg.Cluster, Max: cfg.Max, Words: words},
 		userData: base64.StdEncoding.EncodeToString([]byte(script)),
 		log:      cfg.Logger,
-		changes:  map[string]change{},
+		changes:  cloudfleet.Changes{},
 	}, nil
 }
 
@@ -169,27 +170,23 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkCapacity(op, all, n); err != nil {
+	if err := p.fleet.CheckCapacity(op, all, n); err != nil {
 		return nil, err
 	}
 	out, err := p.api.RunInstances(ctx, p.runInput(n))
 	if err != nil {
 		return nil, apiError(err, "%s", op)
 	}
-	now := time.Now()
 	var launched []imgrec.Instance
-	var ids []string
-	p.mu.Lock()
 	for _, in := range out.Instances {
 		inst, ok := convert(in)
 		if !ok {
 			continue // terminated at once, e.g. for want of capacity; not ours to count
 		}
-		inst.Since = later(inst.Since, now)
 		launched = append(launched, inst)
-		ids = append(ids, inst.ID)
-		p.changes[inst.ID] = change{at: now, launched: true}
 	}
+	p.mu.Lock()
+	ids := p.changes.Launched(time.Now(), launched)
 	p.mu.Unlock()
 	p.log.Info("instances launched", "cluster", p.cfg.Cluster, "ids", ids, "type", p.cfg.InstanceType, "image", p.cfg.ImageID)
 	return launched, nil
@@ -248,16 +245,16 @@ func (p *Provider) Start(ctx context.Context, ids []string) error {
 	}
 	p.capacity.Lock()
 	defer p.capacity.Unlock()
-	op := fmt.Sprintf("start %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("start", ids)
 	all, err := p.instances(ctx, op)
 	if err != nil {
 		return err
 	}
-	ids, err = p.owned(op, all, ids, imgrec.StateStopped)
+	ids, err = p.fleet.Owned(op, all, ids, imgrec.StateStopped)
 	if err != nil {
 		return err
 	}
-	if err := p.checkCapacity(op, all, len(ids)); err != nil {
+	if err := p.fleet.CheckCapacity(op, all, len(ids)); err != nil {
 		return err
 	}
 	if _, err := p.api.StartInstances(ctx, &awsec2.StartInstancesInput{InstanceIds: ids}); err != nil {
@@ -275,12 +272,12 @@ func (p *Provider) Stop(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	op := fmt.Sprintf("stop %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("stop", ids)
 	all, err := p.instances(ctx, op)
 	if err != nil {
 		return err
 	}
-	if ids, err = p.owned(op, all, ids, imgrec.StateRunning); err != nil {
+	if ids, err = p.fleet.Owned(op, all, ids, imgrec.StateRunning); err != nil {
 		return err
 	}
 	if _, err := p.api.StopInstances(ctx, &awsec2.StopInstancesInput{InstanceIds: ids}); err != nil {
@@ -297,12 +294,12 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	op := fmt.Sprintf("terminate %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("terminate", ids)
 	all, err := p.instances(ctx, op)
 	if err != nil {
 		return err
 	}
-	if ids, err = p.owned(op, all, ids); err != nil {
+	if ids, err = p.fleet.Owned(op, all, ids); err != nil {
 		return err
 	}
 	return p.terminate(ctx, op, ids)
@@ -364,7 +361,7 @@ func bare(client *awsec2.Client, cluster string, log *slog.Logger) (*Provider, e
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Provider{api: client, cfg: Config{Cluster: cluster}, log: log, changes: map[string]change{}}, nil
+	return &Provider{api: client, cfg: Config{Cluster: cluster}, fleet: cloudfleet.Fleet{Cluster: cluster, Words: words}, log: log, changes: cloudfleet.Changes{}}, nil
 }
 
 // List returns the cluster's instances that are not terminated, by id.
@@ -399,10 +396,8 @@ func (p *Provider) instances(ctx context.Context, op string) ([]imgrec.Instance,
 
 	now := time.Now()
 	p.mu.Lock()
-	for i, inst := range out {
-		if c, ok := p.changes[inst.ID]; ok {
-			out[i].Since = later(inst.Since, c.at)
-		}
+	for i := range out {
+		p.changes.Merge(&out[i])
 	}
 	for id, c := range p.changes {
 		switch {
@@ -410,8 +405,8 @@ func (p *Provider) instances(ctx context.Context, op string) ([]imgrec.Instance,
 			if !slices.ContainsFunc(out, func(in imgrec.Instance) bool { return in.ID == id }) {
 				delete(p.changes, id) // terminated
 			}
-		case c.launched && now.Sub(c.at) < describeGrace:
-			out = append(out, imgrec.Instance{ID: id, State: imgrec.StatePending, Since: c.at, Detail: "launched; not yet described by EC2", Provider: Name})
+		case c.Launched && now.Sub(c.At) < describeGrace:
+			out = append(out, imgrec.Instance{ID: id, State: imgrec.StatePending, Since: c.At, Detail: "launched; not yet described by EC2", Provider: Name})
 		default:
 			delete(p.changes, id)
 		}
@@ -421,60 +416,11 @@ func (p *Provider) instances(ctx context.Context, op string) ([]imgrec.Instance,
 	return out, nil
 }
 
-// owned returns ids (without repeats) if each names one of all in one of the
-// allowed states (any state if none is given), else an error naming the
-// first that does not.
-func (p *Provider) owned(op string, all []imgrec.Instance, ids []string, allowed ...imgrec.InstanceState) ([]string, error) {
-	byID := map[string]imgrec.Instance{}
-	for _, in := range all {
-		byID[in.ID] = in
-	}
-	var out []string
-	for _, id := range ids {
-		in, ok := byID[id]
-		if !ok {
-			return nil, imgrec.Errorf(imgrec.ENOTFOUND, "%s: %s is not an instance of cluster %s (not tagged %s=%s, or terminated)", op, id, p.cfg.Cluster, TagCluster, p.cfg.Cluster)
-		}
-		if len(allowed) > 0 && !slices.Contains(allowed, in.State) {
-			return nil, imgrec.Errorf(imgrec.EINVALID, "%s: %s is %s, want %s", op, id, in.State, joinStates(allowed))
-		}
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
-func joinStates(states []imgrec.InstanceState) string {
-	s := make([]string, len(states))
-	for i, st := range states {
-		s[i] = string(st)
-	}
-	return strings.Join(s, " or ")
-}
-
-// checkCapacity refuses to add n active instances to all beyond Max.
-func (p *Provider) checkCapacity(op string, all []imgrec.Instance, n int) error {
-	active := 0
-	for _, in := range all {
-		if in.State == imgrec.StatePending || in.State == imgrec.StateRunning {
-			active++
-		}
-	}
-	if active+n > p.cfg.Max {
-		return imgrec.Errorf(imgrec.ECONFLICT, "%s: %d of at most %d instances are pending or running; %d more would pass the limit",
-			op, active, p.cfg.Max, n)
-	}
-	return nil
-}
-
 // record notes that the provider has just changed the state of ids.
 func (p *Provider) record(ids []string) {
 	now := time.Now()
 	p.mu.Lock()
-	for _, id := range ids {
-		p.changes[id] = change{at: now}
-	}
+	p.changes.Record(now, ids...)
 	p.mu.Unlock()
 }
 
@@ -497,7 +443,7 @@ func convert(ec types.Instance) (imgrec.Instance, bool) {
 			in.State = imgrec.StateStopped
 		}
 		// LaunchTime is the last start; the stop's time is only in the reason.
-		in.Since = later(in.Since, transitionTime(aws.ToString(ec.StateTransitionReason)))
+		in.Since = cloudfleet.Later(in.Since, transitionTime(aws.ToString(ec.StateTransitionReason)))
 		if ec.StateReason != nil {
 			in.Detail = aws.ToString(ec.StateReason.Message)
 		}
@@ -525,13 +471,6 @@ func transitionTime(reason string) time.Time {
 		return time.Time{}
 	}
 	return t
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // apiError gives an EC2 failure an imgrec code and says which operation

@@ -11,7 +11,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -94,34 +93,6 @@ func tagsOf(in types.Instance) map[string]string {
 	return m
 }
 
-func ids(insts []imgrec.Instance) []string {
-	var out []string
-	for _, in := range insts {
-		out = append(out, in.ID)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func list(t *testing.T, p *ec2.Provider) []imgrec.Instance {
-	t.Helper()
-	insts, err := p.List(t.Context())
-	if err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	return insts
-}
-
-func countState(insts []imgrec.Instance, st imgrec.InstanceState) int {
-	n := 0
-	for _, in := range insts {
-		if in.State == st {
-			n++
-		}
-	}
-	return n
-}
-
 func TestLaunchTagsAndSettings(t *testing.T) {
 	api, cluster := newCluster(t)
 	ctx := moto.Context(t)
@@ -153,7 +124,7 @@ func TestLaunchTagsAndSettings(t *testing.T) {
 	if len(launched) != 3 {
 		t.Fatalf("Launch(3) returned %+v", launched)
 	}
-	for id, in := range describe(t, api, ids(launched)...) {
+	for id, in := range describe(t, api, conformance.IDs(launched)...) {
 		tags := tagsOf(in)
 		if tags[ec2.TagCluster] != cluster || tags[ec2.TagRole] != ec2.RoleWorker {
 			t.Errorf("%s: tags %v, want %s=%s and %s=%s", id, tags, ec2.TagCluster, cluster, ec2.TagRole, ec2.RoleWorker)
@@ -170,8 +141,8 @@ func TestLaunchTagsAndSettings(t *testing.T) {
 			t.Errorf("%s: metadata options %+v, want IMDSv2 tokens required", id, in.MetadataOptions)
 		}
 	}
-	if got := ids(list(t, p)); !slices.Equal(got, ids(launched)) {
-		t.Errorf("List: %v, want the launched %v", got, ids(launched))
+	if got := conformance.IDs(conformance.List(t, p)); !slices.Equal(got, conformance.IDs(launched)) {
+		t.Errorf("List: %v, want the launched %v", got, conformance.IDs(launched))
 	}
 }
 
@@ -196,10 +167,9 @@ func TestUserDataStartsTheWorker(t *testing.T) {
 	if err != nil {
 		t.Fatalf("user data is not base64: %v", err)
 	}
-	script := string(raw)
-	for _, want := range []string{
+	conformance.WantUserData(t, string(raw),
 		"#!/bin/sh\n",
-		"ExecStart=/usr/local/bin/imgrec worker --queue sqs://" + cluster + "-requests --blobs s3://" + cluster + "-images" +
+		"ExecStart=/usr/local/bin/imgrec worker --queue sqs://"+cluster+"-requests --blobs s3://"+cluster+"-images"+
 			" --model /var/lib/imgrec/resnet18-f37072fd.pth --log-level info --id-note \"50%% of \\\"$$HOME\\\"\"\n",
 		"Environment=AWS_REGION=eu-west-3\n",
 		"Environment=\"NOTE=a b\"\n",
@@ -209,15 +179,7 @@ func TestUserDataStartsTheWorker(t *testing.T) {
 		"WantedBy=multi-user.target\n",
 		"Environment=IMGREC_INSTANCE_ID=%s",
 		"systemctl enable --now imgrec-worker.service\n",
-	} {
-		if !strings.Contains(script, want) {
-			t.Errorf("user data lacks %q:\n%s", want, script)
-		}
-	}
-	// The script must at least parse as shell.
-	if out, err := exec.Command("sh", "-n", "-c", script).CombinedOutput(); err != nil {
-		t.Errorf("sh -n: %v\n%s\n%s", err, out, script)
-	}
+	)
 }
 
 // TestUserDataLimit: EC2 takes 16 KiB of user data (the script's other
@@ -256,7 +218,7 @@ func TestLaunchFailureSaysWhatFailed(t *testing.T) {
 		!strings.Contains(err.Error(), "subnet-00000000000000000") {
 		t.Errorf("launch into a missing subnet: %v, want %s naming the operation and the subnet", err, imgrec.EINVALID)
 	}
-	if n := len(list(t, p)); n != 0 {
+	if n := len(conformance.List(t, p)); n != 0 {
 		t.Errorf("%d instances after a failed launch", n)
 	}
 }
@@ -291,20 +253,11 @@ func TestOnlyItsOwnInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ids(list(t, p)); !slices.Equal(got, []string{mine[0].ID}) {
+	if got := conformance.IDs(conformance.List(t, p)); !slices.Equal(got, []string{mine[0].ID}) {
 		t.Errorf("List: %v, want only %s", got, mine[0].ID)
 	}
 	for _, id := range []string{untagged, other, notWorker} {
-		for op, err := range map[string]error{
-			"Start":                    p.Start(ctx, []string{id}),
-			"Stop":                     p.Stop(ctx, []string{id}),
-			"Terminate":                p.Terminate(ctx, []string{id}),
-			"Stop with one of its own": p.Stop(ctx, []string{mine[0].ID, id}),
-		} {
-			if imgrec.ErrorCode(err) != imgrec.ENOTFOUND || !strings.Contains(err.Error(), id) {
-				t.Errorf("%s(%s): %v, want %s naming it", op, id, err, imgrec.ENOTFOUND)
-			}
-		}
+		conformance.LeavesAlone(t, ctx, p, mine[0].ID, id, id)
 	}
 	want := map[string]types.InstanceStateName{untagged: "running", other: "stopped", notWorker: "running", mine[0].ID: "running"}
 	for id, in := range describe(t, api, untagged, other, notWorker, mine[0].ID) {
@@ -314,7 +267,7 @@ func TestOnlyItsOwnInstances(t *testing.T) {
 	}
 	// infra's listing and clean-up are as careful.
 	listed, err := ec2.ListCluster(ctx, api, cluster)
-	if err != nil || !slices.Equal(ids(listed), []string{mine[0].ID}) {
+	if err != nil || !slices.Equal(conformance.IDs(listed), []string{mine[0].ID}) {
 		t.Errorf("ListCluster: %+v, %v; want only %s", listed, err, mine[0].ID)
 	}
 	gone, err := ec2.TerminateCluster(ctx, api, cluster, nil)
@@ -332,36 +285,11 @@ func TestOnlyItsOwnInstances(t *testing.T) {
 	}
 }
 
+// TestMaxIsRespected: moto changes states at once, so nothing settles.
 func TestMaxIsRespected(t *testing.T) {
 	api, cluster := newCluster(t)
-	ctx := moto.Context(t)
 	p := newProvider(t, api, ec2.Config{Cluster: cluster, Max: 3})
-	first, err := p.Launch(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = p.Launch(ctx, 2)
-	if imgrec.ErrorCode(err) != imgrec.ECONFLICT || !strings.Contains(err.Error(), "2 of at most 3") {
-		t.Errorf("Launch of 2 beside 2 with max 3: %v, want %s saying 2 of at most 3", err, imgrec.ECONFLICT)
-	}
-	if n := len(list(t, p)); n != 2 {
-		t.Fatalf("%d instances after a refused launch, want 2 (none of the surplus)", n)
-	}
-	// Stopped instances do not count; restarting them does.
-	if err := p.Stop(ctx, []string{first[0].ID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Launch(ctx, 2); err != nil {
-		t.Fatalf("Launch of 2 beside 1 running and 1 stopped, max 3: %v", err)
-	}
-	err = p.Start(ctx, []string{first[0].ID})
-	if imgrec.ErrorCode(err) != imgrec.ECONFLICT {
-		t.Errorf("Start with 3 of 3 running: %v, want %s", err, imgrec.ECONFLICT)
-	}
-	insts := list(t, p)
-	if countState(insts, imgrec.StateRunning) != 3 || countState(insts, imgrec.StateStopped) != 1 {
-		t.Errorf("after the refused start: %+v, want 3 running and 1 stopped", insts)
-	}
+	conformance.Capacity(t, moto.Context(t), p, conformance.CapacityOptions{})
 }
 
 // TestLaunchedButNotYetDescribed covers EC2's eventual consistency: an
@@ -377,8 +305,8 @@ func TestLaunchedButNotYetDescribed(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Reset(t)
-	insts := list(t, p)
-	if got := ids(insts); !slices.Equal(got, ids(launched)) || countState(insts, imgrec.StatePending) != 2 {
+	insts := conformance.List(t, p)
+	if got := conformance.IDs(insts); !slices.Equal(got, conformance.IDs(launched)) || conformance.CountState(insts, imgrec.StatePending) != 2 {
 		t.Fatalf("List after EC2 lost sight of the launch: %+v, want both launched instances pending", insts)
 	}
 	if _, err := p.Launch(t.Context(), 1); imgrec.ErrorCode(err) != imgrec.ECONFLICT {
@@ -407,7 +335,7 @@ func TestWarmPoolThroughController(t *testing.T) {
 	now := time.Now()
 	step := func(sec float64) []imgrec.Instance {
 		ctl.Step(ctx, now.Add(time.Duration(sec*float64(time.Second))))
-		return list(t, p)
+		return conformance.List(t, p)
 	}
 	sent, waiting := 0, 0
 	send := func(n int) {
@@ -435,30 +363,30 @@ func TestWarmPoolThroughController(t *testing.T) {
 
 	send(2)
 	insts := step(0)
-	if countState(insts, imgrec.StateRunning) != 2 {
+	if conformance.CountState(insts, imgrec.StateRunning) != 2 {
 		t.Fatalf("after a burst of 2: %+v, want 2 running", insts)
 	}
-	for id, in := range describe(t, api, ids(insts)...) {
+	for id, in := range describe(t, api, conformance.IDs(insts)...) {
 		if tagsOf(in)[ec2.TagCluster] != cluster {
 			t.Errorf("%s launched by the controller lacks the cluster tag: %v", id, tagsOf(in))
 		}
 	}
-	burst := ids(insts)
+	burst := conformance.IDs(insts)
 
 	// Nobody works on moto's instances: purge the queue to make it idle.
 	if err := q.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waiting = 0
-	if insts = step(1); countState(insts, imgrec.StateRunning) != 2 { // all done since now; the window remembers depth 2
+	if insts = step(1); conformance.CountState(insts, imgrec.StateRunning) != 2 { // all done since now; the window remembers depth 2
 		t.Fatalf("scaled in at once: %+v", insts)
 	}
 	insts = step(2.1) // all done for ScaleInAfter (no billed minimum here): both idle instances stop
-	if countState(insts, imgrec.StateStopped) != 2 {
+	if conformance.CountState(insts, imgrec.StateStopped) != 2 {
 		t.Fatalf("after the queue idled: %+v, want 2 stopped", insts)
 	}
 	insts = step(3.1) // warm pool of 1: the older stopped one goes
-	if countState(insts, imgrec.StateStopped) != 1 || len(insts) != 1 {
+	if conformance.CountState(insts, imgrec.StateStopped) != 1 || len(insts) != 1 {
 		t.Fatalf("after trimming the warm pool to 1: %+v, want 1 stopped", insts)
 	}
 	warm := insts[0].ID
@@ -473,7 +401,7 @@ func TestWarmPoolThroughController(t *testing.T) {
 	}
 	// More work than the pool holds: the pool is empty, so it launches.
 	send(3)
-	if insts = step(7); countState(insts, imgrec.StateRunning) != 3 {
+	if insts = step(7); conformance.CountState(insts, imgrec.StateRunning) != 3 {
 		t.Fatalf("burst of 3 (max 3): %+v, want 3 running", insts)
 	}
 }

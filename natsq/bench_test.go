@@ -13,15 +13,9 @@ import (
 // BenchmarkRoundTrip measures one request's life on the embedded server
 // through a TCP client, as a worker process sees it: Send, Receive, Ack.
 func BenchmarkRoundTrip(b *testing.B) {
-	q, err := natsq.Embedded(natsq.Config{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustEmbedded(b, natsq.Config{DataDir: b.TempDir()})
 	defer q.Close()
-	worker, err := natsq.Dial(q.URL(), natsq.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	worker := mustDial(b, q.URL(), natsq.Config{})
 	defer worker.Close()
 	ctx := b.Context()
 	i := 0
@@ -44,15 +38,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 // client returns once its ctx ends (ms-late/op), a promise the tests do not
 // time.
 func BenchmarkReceiveCancel(b *testing.B) {
-	q, err := natsq.Embedded(natsq.Config{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustEmbedded(b, natsq.Config{DataDir: b.TempDir()})
 	defer q.Close()
-	worker, err := natsq.Dial(q.URL(), natsq.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	worker := mustDial(b, q.URL(), natsq.Config{})
 	defer worker.Close()
 	conformance.BenchmarkReceiveCancel(b, worker, 20*time.Millisecond)
 }

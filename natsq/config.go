@@ -45,12 +45,23 @@ type Config struct {
 
 var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
-func (c Config) withDefaults() (Config, error) {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
+// checkPrefix returns prefix, or DefaultPrefix if it is empty, unless it is
+// not a valid prefix of stream and bucket names (Config.Prefix,
+// JobStoreConfig.Prefix).
+func checkPrefix(prefix string) (string, error) {
+	if prefix == "" {
+		prefix = DefaultPrefix
 	}
-	if !validPrefix.MatchString(c.Prefix) {
-		return c, imgrec.Errorf(imgrec.EINVALID, "natsq: prefix %q: want letters, digits, '-' and '_'", c.Prefix)
+	if !validPrefix.MatchString(prefix) {
+		return prefix, imgrec.Errorf(imgrec.EINVALID, "natsq: prefix %q: want letters, digits, '-' and '_'", prefix)
+	}
+	return prefix, nil
+}
+
+func (c Config) withDefaults() (Config, error) {
+	var err error
+	if c.Prefix, err = checkPrefix(c.Prefix); err != nil {
+		return c, err
 	}
 	if c.Visibility == 0 {
 		c.Visibility = imgrec.DefaultVisibility

@@ -54,11 +54,9 @@ type JobStoreConfig struct {
 }
 
 func (c JobStoreConfig) withDefaults() (JobStoreConfig, error) {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
-	if !validPrefix.MatchString(c.Prefix) {
-		return c, imgrec.Errorf(imgrec.EINVALID, "natsq: prefix %q: want letters, digits, '-' and '_'", c.Prefix)
+	var err error
+	if c.Prefix, err = checkPrefix(c.Prefix); err != nil {
+		return c, err
 	}
 	if c.TTL == 0 {
 		c.TTL = imgrec.DefaultJobTTL

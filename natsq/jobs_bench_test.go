@@ -14,10 +14,7 @@ import (
 // through a TCP client (a read and a compare-and-set), beside RoundTrip's
 // Send, Receive and Ack.
 func BenchmarkJobLife(b *testing.B) {
-	q, err := natsq.Embedded(natsq.Config{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := mustEmbedded(b, natsq.Config{DataDir: b.TempDir()})
 	defer q.Close()
 	web, err := q.JobStore(0)
 	if err != nil {

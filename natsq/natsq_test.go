@@ -45,7 +45,7 @@ func TestExternal(t *testing.T) {
 	})
 }
 
-func mustEmbedded(t *testing.T, cfg natsq.Config) *natsq.Queue {
+func mustEmbedded(t testing.TB, cfg natsq.Config) *natsq.Queue {
 	t.Helper()
 	q, err := natsq.Embedded(cfg)
 	if err != nil {
@@ -54,7 +54,7 @@ func mustEmbedded(t *testing.T, cfg natsq.Config) *natsq.Queue {
 	return q
 }
 
-func mustDial(t *testing.T, url string, cfg natsq.Config) *natsq.Queue {
+func mustDial(t testing.TB, url string, cfg natsq.Config) *natsq.Queue {
 	t.Helper()
 	q, err := natsq.Dial(url, cfg)
 	if err != nil {

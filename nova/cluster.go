@@ -11,6 +11,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/internal/cloudfleet"
 )
 
 // cluster is one look at the cluster's servers.
@@ -40,14 +41,12 @@ func (p *Provider) look(ctx context.Context, op string) (cluster, error) {
 			continue
 		}
 		in := convert(s, p.terminating[id])
-		if at, ok := p.changes[id]; ok {
-			in.Since = later(in.Since, at)
-		}
+		p.changes.Merge(&in)
 		c.list = append(c.list, in)
 	}
 	gone := func(id string) bool { _, ok := c.raw[id]; return !ok }
 	// (not what a concurrent call did since the listing)
-	maps.DeleteFunc(p.changes, func(id string, at time.Time) bool { return gone(id) && at.Before(listed) })
+	maps.DeleteFunc(p.changes, func(id string, ch cloudfleet.Change) bool { return gone(id) && ch.At.Before(listed) })
 	maps.DeleteFunc(p.terminating, func(id string, _ bool) bool { return gone(id) })
 	maps.DeleteFunc(p.reaped, func(id string, _ bool) bool { return gone(id) })
 	slices.SortFunc(c.list, func(a, b imgrec.Instance) int { return strings.Compare(a.ID, b.ID) })

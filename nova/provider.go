@@ -60,8 +60,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +67,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/imgrec/imgrec"
+	"github.com/imgrec/imgrec/internal/cloudfleet"
 	"github.com/imgrec/imgrec/userdata"
 )
 
@@ -90,6 +89,9 @@ const faultGrace = 30 * time.Second
 
 // maxUserData is Nova's limit on user data, base64-encoded.
 const maxUserData = 65535
+
+// words name the provider's machines in its messages.
+var words = cloudfleet.Words{One: "a server", Many: "servers", Marked: "tagged and labelled", Gone: "deleted"}
 
 // Tags returns the server tags that mark cluster's workers.
 func Tags(cluster string) []string {
@@ -135,6 +137,7 @@ type Config struct {
 type Provider struct {
 	compute  *gophercloud.ServiceClient
 	cfg      Config
+	fleet    cloudfleet.Fleet
 	image    string // id
 	flavor   string // id
 	userData string // base64
@@ -143,9 +146,9 @@ type Provider struct {
 	capacity sync.Mutex // held from a capacity check to the launch or start it allowed
 
 	mu          sync.Mutex
-	changes     map[string]time.Time // the provider's last action on a server, by id
-	terminating map[string]bool      // running servers being stopped on their way to deletion
-	reaped      map[string]bool      // servers in ERROR the provider asked Nova to delete
+	changes     cloudfleet.Changes // the provider's last action on a server
+	terminating map[string]bool    // running servers being stopped on their way to deletion
+	reaped      map[string]bool    // servers in ERROR the provider asked Nova to delete
 }
 
 var networkID = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
@@ -188,11 +191,12 @@ func New(ctx context.Context, cloud *Cloud, cfg Config) (*Provider, error) {
 	return &Provider{
 		compute:     compute,
 		cfg:         cfg,
+		fleet:       cloudfleet.Fleet{Cluster: cfg.Cluster, Max: cfg.Max, Words: words},
 		image:       image,
 		flavor:      flavor,
 		userData:    ud,
 		log:         cfg.Logger,
-		changes:     map[string]time.Time{},
+		changes:     cloudfleet.Changes{},
 		terminating: map[string]bool{},
 		reaped:      map[string]bool{},
 	}, nil
@@ -211,7 +215,7 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkCapacity(op, c.list, n); err != nil {
+	if err := p.fleet.CheckCapacity(op, c.list, n); err != nil {
 		return nil, err
 	}
 	r := servers.Create(ctx, p.compute, p.createOpts(n), nil)
@@ -231,17 +235,12 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	if err != nil {
 		return nil, apiError(err, "%s: list reservation %s", op, created.ReservationID)
 	}
-	now := time.Now()
 	var launched []imgrec.Instance
-	var ids []string
-	p.mu.Lock()
 	for _, s := range all {
-		in := convert(s, false)
-		in.Since = later(in.Since, now)
-		launched = append(launched, in)
-		ids = append(ids, in.ID)
-		p.changes[in.ID] = now
+		launched = append(launched, convert(s, false))
 	}
+	p.mu.Lock()
+	ids := p.changes.Launched(time.Now(), launched)
 	p.mu.Unlock()
 	if len(launched) != n {
 		p.log.Warn("servers launched, but not all listed", "cluster", p.cfg.Cluster, "want", n, "listed", len(launched), "reservation", created.ReservationID)
@@ -306,15 +305,15 @@ func (p *Provider) Start(ctx context.Context, ids []string) error {
 	}
 	p.capacity.Lock()
 	defer p.capacity.Unlock()
-	op := fmt.Sprintf("start %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("start", ids)
 	c, err := p.look(ctx, op)
 	if err != nil {
 		return err
 	}
-	if ids, err = p.owned(op, c, ids, imgrec.StateStopped); err != nil {
+	if ids, err = p.fleet.Owned(op, c.list, ids, imgrec.StateStopped); err != nil {
 		return err
 	}
-	if err := p.checkCapacity(op, c.list, len(ids)); err != nil {
+	if err := p.fleet.CheckCapacity(op, c.list, len(ids)); err != nil {
 		return err
 	}
 	for i, id := range ids {
@@ -335,12 +334,12 @@ func (p *Provider) Stop(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	op := fmt.Sprintf("stop %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("stop", ids)
 	c, err := p.look(ctx, op)
 	if err != nil {
 		return err
 	}
-	if ids, err = p.owned(op, c, ids, imgrec.StateRunning); err != nil {
+	if ids, err = p.fleet.Owned(op, c.list, ids, imgrec.StateRunning); err != nil {
 		return err
 	}
 	for i, id := range ids {
@@ -362,12 +361,12 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	op := fmt.Sprintf("terminate %s in cluster %s", strings.Join(ids, ", "), p.cfg.Cluster)
+	op := p.fleet.Op("terminate", ids)
 	c, err := p.look(ctx, op)
 	if err != nil {
 		return err
 	}
-	if ids, err = p.owned(op, c, ids); err != nil {
+	if ids, err = p.fleet.Owned(op, c.list, ids); err != nil {
 		return err
 	}
 	var deleted, draining []string
@@ -400,7 +399,7 @@ func (p *Provider) Terminate(ctx context.Context, ids []string) error {
 func (p *Provider) mark(id string) {
 	p.mu.Lock()
 	p.terminating[id] = true
-	p.changes[id] = time.Now()
+	p.changes.Record(time.Now(), id)
 	p.mu.Unlock()
 }
 
@@ -410,7 +409,7 @@ func (p *Provider) delete(ctx context.Context, id string) error {
 	}
 	p.mu.Lock()
 	delete(p.terminating, id)
-	p.changes[id] = time.Now()
+	p.changes.Record(time.Now(), id)
 	p.mu.Unlock()
 	return nil
 }
@@ -424,64 +423,12 @@ func (p *Provider) List(ctx context.Context) ([]imgrec.Instance, error) {
 	return c.list, nil
 }
 
-// owned returns ids (without repeats) if each names one of c's servers in
-// one of the allowed states (any state if none is given), else an error
-// naming the first that does not.
-func (p *Provider) owned(op string, c cluster, ids []string, allowed ...imgrec.InstanceState) ([]string, error) {
-	var out []string
-	for _, id := range ids {
-		i := slices.IndexFunc(c.list, func(in imgrec.Instance) bool { return in.ID == id })
-		if i < 0 {
-			return nil, imgrec.Errorf(imgrec.ENOTFOUND, "%s: %s is not a server of cluster %s (not tagged and labelled %s=%s, or deleted)", op, id, p.cfg.Cluster, imgrec.LabelCluster, p.cfg.Cluster)
-		}
-		if in := c.list[i]; len(allowed) > 0 && !slices.Contains(allowed, in.State) {
-			return nil, imgrec.Errorf(imgrec.EINVALID, "%s: %s is %s, want %s", op, id, in.State, joinStates(allowed))
-		}
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
-func joinStates(states []imgrec.InstanceState) string {
-	s := make([]string, len(states))
-	for i, st := range states {
-		s[i] = string(st)
-	}
-	return strings.Join(s, " or ")
-}
-
-// checkCapacity refuses to add n active servers to all beyond Max.
-func (p *Provider) checkCapacity(op string, all []imgrec.Instance, n int) error {
-	active := 0
-	for _, in := range all {
-		if in.State == imgrec.StatePending || in.State == imgrec.StateRunning {
-			active++
-		}
-	}
-	if active+n > p.cfg.Max {
-		return imgrec.Errorf(imgrec.ECONFLICT, "%s: %d of at most %d servers are pending or running; %d more would pass the limit",
-			op, active, p.cfg.Max, n)
-	}
-	return nil
-}
-
 // record notes that the provider has just changed the state of ids.
 func (p *Provider) record(ids []string) {
 	now := time.Now()
 	p.mu.Lock()
-	for _, id := range ids {
-		p.changes[id] = now
-	}
+	p.changes.Record(now, ids...)
 	p.mu.Unlock()
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // CheckNetwork returns an EINVALID error unless network is a network id or

@@ -22,6 +22,47 @@ import (
 	"github.com/imgrec/imgrec/sqsq"
 )
 
+// awsTiers are the queues, buckets and job table of tiers on the shared
+// moto server, and the clients that reach them.
+type awsTiers struct {
+	name          string // the request queue's; the others' names derive from it
+	input, output string // the buckets
+	queue, blobs  string // --queue and --blobs
+	sqs           *sqs.Client
+	s3            *s3.Client
+}
+
+// useAWSTiers points this process and its children at the shared moto
+// server (through the standard AWS chain) and makes the tiers' queues,
+// buckets and job table for name, deleted when the test ends.
+func useAWSTiers(t *testing.T, ctx context.Context, name string) awsTiers {
+	t.Helper()
+	srv := moto.Shared(t)
+	srv.Setenv(t)
+	cfg := srv.Config()
+	a := awsTiers{
+		name: name, input: name + "-input", output: name + "-output", queue: "sqs://" + name, blobs: "s3://" + name,
+		sqs: sqs.NewFromConfig(cfg),
+		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+	}
+	if err := sqsq.CreateQueues(ctx, a.sqs, name, sqsq.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s3blob.CreateBuckets(ctx, a.s3, a.input, a.output); err != nil {
+		t.Fatal(err)
+	}
+	dynamoClient := dynamodb.NewFromConfig(cfg)
+	if _, err := dynamojobs.CreateTable(ctx, dynamoClient, jobsTable(name)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sqsq.DeleteQueues(context.Background(), a.sqs, name)
+		s3blob.DeleteBuckets(context.Background(), a.s3, a.input, a.output)
+		dynamojobs.DeleteTable(context.Background(), dynamoClient, jobsTable(name))
+	})
+	return a
+}
+
 // TestTiersOnAWS runs the web tier and the controller, with its local
 // worker processes, as separate processes on moto's SQS and S3, found
 // through the standard AWS chain (AWS_ENDPOINT_URL, AWS_REGION, static
@@ -31,32 +72,10 @@ import (
 // with no dead letter, the output bucket holds the course's values, and the
 // instances go back to 0.
 func TestTiersOnAWS(t *testing.T) {
-	srv := moto.Shared(t)
-	srv.Setenv(t)
-	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
 	ctx := moto.Context(t)
-	cfg := srv.Config()
-	sqsClient := sqs.NewFromConfig(cfg)
-	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	name := fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1e9)
-	input, output := name+"-input", name+"-output"
-	if err := sqsq.CreateQueues(ctx, sqsClient, name, sqsq.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s3blob.CreateBuckets(ctx, s3Client, input, output); err != nil {
-		t.Fatal(err)
-	}
-	dynamoClient := dynamodb.NewFromConfig(cfg)
-	if _, err := dynamojobs.CreateTable(ctx, dynamoClient, jobsTable(name)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sqsq.DeleteQueues(context.Background(), sqsClient, name)
-		s3blob.DeleteBuckets(context.Background(), s3Client, input, output)
-		dynamojobs.DeleteTable(context.Background(), dynamoClient, jobsTable(name))
-	})
-
-	queue, blobs := "sqs://"+name, "s3://"+name
+	tiers := useAWSTiers(t, ctx, fmt.Sprintf("e2e-%d", time.Now().UnixNano()%1e9))
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
+	name, queue, blobs := tiers.name, tiers.queue, tiers.blobs
 	// The workers must do every request: the result cache is off.
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs, "--cache=false")
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs, "--cache=false",
@@ -75,12 +94,12 @@ func TestTiersOnAWS(t *testing.T) {
 		t.Fatal("no worker was killed: the test proved nothing")
 	}
 	t.Logf("%d workers killed; latency p50 %v, p99 %v, max %v", kills, sum.Latency.P50, sum.Latency.P99, sum.Latency.Max)
-	if dlq, err := sqsq.Describe(ctx, sqsClient, name); err != nil || len(dlq) < 2 || dlq[1].Visible+dlq[1].InFlight != 0 {
+	if dlq, err := sqsq.Describe(ctx, tiers.sqs, name); err != nil || len(dlq) < 2 || dlq[1].Visible+dlq[1].InFlight != 0 {
 		t.Errorf("dead-letter queue after %d kills: %+v, %v; want it empty", kills, dlq, err)
 	}
 
 	// The output bucket holds the course's values, read through the S3 API.
-	out, err := s3blob.Open(ctx, s3Client, output)
+	out, err := s3blob.Open(ctx, tiers.s3, tiers.output)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +150,7 @@ func TestTiersOnAWS(t *testing.T) {
 
 	// A web tier that stops deletes its response queue.
 	web.stop(t)
-	infos, err := sqsq.Describe(ctx, sqsClient, name)
+	infos, err := sqsq.Describe(ctx, tiers.sqs, name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +14,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/internal/localnova"
 	"github.com/imgrec/imgrec/nova"
 )
 
@@ -38,33 +32,15 @@ import (
 // tier's server, two `imgrec worker` processes for the workers.
 func TestHybridDemo(t *testing.T) {
 	srv, api := useMoto(t, false)
-	nv := localnova.Shared(t)
-	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_USER_DOMAIN_NAME",
-		"OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_CLOUD"} {
-		t.Setenv(k, "")
-	}
 	cluster := fmt.Sprintf("hybrid-%d", time.Now().UnixNano()%1e9)
-	project := "proj-" + cluster
-	cfgFile := filepath.Join(t.TempDir(), "clouds.yaml")
-	if err := os.WriteFile(cfgFile, []byte(nv.CloudsYAML("local", "operator", project)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("OS_CLIENT_CONFIG_FILE", cfgFile)
+	nv, project := useLocalNova(t, cluster)
 	admin := nv.ComputeClient(t, "admin", project, nova.Microversion) // sees user data
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	t.Cleanup(cancel)
 	// The cluster's servers by role and status, through Nova itself.
 	serverMap := func() map[string][]string {
-		pages, err := servers.List(admin, servers.ListOpts{Tags: imgrec.LabelCluster + "=" + cluster}).AllPages(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all, err := servers.ExtractServers(pages)
-		if err != nil {
-			t.Fatal(err)
-		}
 		m := map[string][]string{}
-		for _, s := range all {
+		for _, s := range listServers(t, ctx, admin, imgrec.LabelCluster+"="+cluster) {
 			k := s.Metadata[imgrec.LabelRole] + " " + s.Status
 			m[k] = append(m[k], s.ID)
 		}
@@ -150,18 +126,7 @@ func TestHybridDemo(t *testing.T) {
 	})
 	webTier := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--controller-url", metricsURL)
 
-	type result struct {
-		code           int
-		stdout, stderr string
-	}
-	loaded := make(chan result, 1)
-	go func() {
-		var r result
-		r.code, r.stdout, r.stderr = runImgrec(t, "loadgen", "--url", webTier.url, "--image-folder", filepath.Join(sharedDir, "data/imagenet-100"),
-			"--num-request", "100", "--concurrency", "100", "--expected", filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"),
-			"--timeout", novaWait.String(), "--json")
-		loaded <- r
-	}()
+	loaded := startLoadgen(t, webTier.url, "--timeout", novaWait.String())
 	ec2Active := func() (ids []string) {
 		for id, st := range api.states(cluster) {
 			if st == ec2types.InstanceStateNamePending || st == ec2types.InstanceStateNameRunning {
@@ -199,23 +164,16 @@ func TestHybridDemo(t *testing.T) {
 	metric := func(provider, state string) string {
 		return fmt.Sprintf(`imgrec_instances{provider=%q,state=%q}`, provider, state)
 	}
-	if m := fetch(t, metricsURL+"/metrics"); !strings.Contains(m, metric("nova", "running")+" 2") || !strings.Contains(m, metric("ec2", "running")+" 3") {
+	if m := getText(t, metricsURL+"/metrics"); !strings.Contains(m, metric("nova", "running")+" 2") || !strings.Contains(m, metric("ec2", "running")+" 3") {
 		t.Errorf("controller metrics lack the instances by provider:\n%s", grep(m, "imgrec_instances"))
 	}
 
-	workers := []*served{
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w1"),
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w2"),
-	}
-	r := <-loaded
-	var sum struct{ OK, Wrong, Failed int }
-	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.OK != 100 {
-		t.Fatalf("loadgen: exit %d, %v: %s%s\ncontroller log:\n%s", r.code, err, r.stdout, r.stderr, ctl.logText())
-	}
+	workers := standinWorkers(t)
+	(<-loaded).wantAllAnswered(t, ctl)
 
 	// 3. Back to 0 active on both.
 	wait("0 instances active on both providers", func() bool {
-		m := fetch(t, metricsURL+"/metrics")
+		m := getText(t, metricsURL+"/metrics")
 		for _, p := range []string{"nova", "ec2"} {
 			for _, st := range []string{"pending", "running", "stopping"} {
 				if !strings.Contains(m, metric(p, st)+" 0") {
@@ -227,11 +185,7 @@ func TestHybridDemo(t *testing.T) {
 	})
 
 	// 4. Down, after the tiers and the controller are stopped.
-	var wg sync.WaitGroup
-	for _, p := range append(workers, webTier, ctl) {
-		wg.Go(func() { p.stop(t) })
-	}
-	wg.Wait()
+	stopAll(t, append(workers, webTier, ctl)...)
 	left := serverMap()
 	code, stdout, stderr = runImgrec(t, "infra", "down", "--yes", "--cluster", cluster)
 	if code != 0 {
@@ -263,20 +217,9 @@ func TestHybridDemo(t *testing.T) {
 
 func getJSONFrom(t *testing.T, url string, v any) {
 	t.Helper()
-	if err := json.Unmarshal([]byte(fetch(t, url)), v); err != nil {
+	if err := json.Unmarshal([]byte(getText(t, url)), v); err != nil {
 		t.Fatalf("%s: %v", url, err)
 	}
-}
-
-func fetch(t *testing.T, url string) string {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
 }
 
 // grep returns the lines of s that contain sub.

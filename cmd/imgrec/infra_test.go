@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -472,17 +471,7 @@ func TestInfraDemo(t *testing.T) {
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0")
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "ec2",
 		"--ec2-image-id", motoAMI, "--max-instances", "4", "--metrics-addr", "", "--log-level", "info")
-	type result struct {
-		code           int
-		stdout, stderr string
-	}
-	loaded := make(chan result, 1)
-	go func() {
-		var r result
-		r.code, r.stdout, r.stderr = runImgrec(t, "loadgen", "--url", web.url, "--image-folder", filepath.Join(sharedDir, "data/imagenet-100"),
-			"--num-request", "100", "--concurrency", "100", "--expected", filepath.Join(sharedDir, "models/resnet18-standin-expected.csv"), "--json")
-		loaded <- r
-	}()
+	loaded := startLoadgen(t, web.url)
 
 	// The requests wait until the controller has launched instances; then
 	// the workers come, as the instances' workers would.
@@ -495,23 +484,12 @@ func TestInfraDemo(t *testing.T) {
 		return ids
 	}
 	waitFor(t, "instances launched by the controller", func() bool { return len(launched()) > 0 })
-	workers := []*served{
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w1"),
-		startProcess(t, regexp.MustCompile(`worker started`), "worker", "--model", standinModel, "--id", "w2"),
-	}
-	r := <-loaded
-	var sum struct{ OK, Wrong, Failed int }
-	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.OK != 100 {
-		t.Fatalf("loadgen: exit %d, %v: %s%s\ncontroller log:\n%s", r.code, err, r.stdout, r.stderr, ctl.logText())
-	}
+	workers := standinWorkers(t)
+	(<-loaded).wantAllAnswered(t, ctl)
 
 	// The tiers stop before down, the controller too, so that it launches
 	// nothing more; each may wait out a long poll, so all at once.
-	var wg sync.WaitGroup
-	for _, p := range append(workers, web, ctl) {
-		wg.Go(func() { p.stop(t) })
-	}
-	wg.Wait()
+	stopAll(t, append(workers, web, ctl)...)
 	left := launched()
 
 	code, stdout, stderr = runImgrec(t, "infra", "down", "--yes", "--cluster", cluster)

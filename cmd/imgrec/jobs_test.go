@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -18,18 +17,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/chromedp/chromedp"
 
 	"github.com/imgrec/imgrec"
-	"github.com/imgrec/imgrec/dynamojobs"
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
-	"github.com/imgrec/imgrec/s3blob"
-	"github.com/imgrec/imgrec/sqsq"
 )
 
 // jobsWait bounds each wait for jobs to be answered in these tests: what a
@@ -353,12 +345,8 @@ func getText(t testing.TB, url string) string {
 // external NATS server (the job store's buckets on it too) and file buckets.
 func TestWebTiersOnNATS(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nats, blobs := natsAndFiles(t)
 	defer nats.Close()
-	blobs := "file://" + t.TempDir()
 	tier := func() *served {
 		return startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs, "--log-level", "info")
 	}
@@ -371,30 +359,9 @@ func TestWebTiersOnNATS(t *testing.T) {
 // TestWebTiersOnAWS: the same on moto's SQS, S3 and DynamoDB, the job table
 // found from the queue's name.
 func TestWebTiersOnAWS(t *testing.T) {
-	srv := moto.Shared(t)
-	srv.Setenv(t)
+	tiers := useAWSTiers(t, moto.Context(t), fmt.Sprintf("tiers-%d-requests", time.Now().UnixNano()%1e9))
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	ctx := moto.Context(t)
-	cfg := srv.Config()
-	sqsClient, dynamoClient := sqs.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
-	s3Client := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
-	name := fmt.Sprintf("tiers-%d-requests", time.Now().UnixNano()%1e9)
-	input, output := name+"-input", name+"-output"
-	if err := sqsq.CreateQueues(ctx, sqsClient, name, sqsq.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s3blob.CreateBuckets(ctx, s3Client, input, output); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dynamojobs.CreateTable(ctx, dynamoClient, jobsTable(name)); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sqsq.DeleteQueues(context.Background(), sqsClient, name)
-		s3blob.DeleteBuckets(context.Background(), s3Client, input, output)
-		dynamojobs.DeleteTable(context.Background(), dynamoClient, jobsTable(name))
-	})
-	queue, blobs := "sqs://"+name, "s3://"+name
+	queue, blobs := tiers.queue, tiers.blobs
 	tier := func() *served {
 		return startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", queue, "--blobs", blobs, "--log-level", "info")
 	}

@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/servers"
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/internal/localnova"
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
 	"github.com/imgrec/imgrec/nova"
 	"github.com/imgrec/imgrec/userdata"
 )
@@ -25,6 +25,42 @@ import (
 // novaWait bounds each wait on the local Nova: a server builds in about a
 // second there, but the machine is shared.
 const novaWait = 2 * time.Minute
+
+// useLocalNova points this process and its children at the local Nova
+// (internal/localnova) through a clouds.yaml naming it cloud "local", for
+// user "operator" in the cluster's own project, proj-CLUSTER, with none of
+// the machine's OS_* variables in the way. It returns the server and the
+// project.
+func useLocalNova(t *testing.T, cluster string) (*localnova.Server, string) {
+	t.Helper()
+	srv := localnova.Shared(t)
+	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_USER_DOMAIN_NAME",
+		"OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_CLOUD"} {
+		t.Setenv(k, "")
+	}
+	project := "proj-" + cluster
+	cfgFile := filepath.Join(t.TempDir(), "clouds.yaml")
+	if err := os.WriteFile(cfgFile, []byte(srv.CloudsYAML("local", "operator", project)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OS_CLIENT_CONFIG_FILE", cfgFile)
+	return srv, project
+}
+
+// listServers lists, through Nova itself, the servers that carry all of
+// tags (comma-separated).
+func listServers(t *testing.T, ctx context.Context, compute *gophercloud.ServiceClient, tags string) []servers.Server {
+	t.Helper()
+	pages, err := servers.List(compute, servers.ListOpts{Tags: tags}).AllPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := servers.ExtractServers(pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
 
 // TestControllerOnNova runs `imgrec controller --provider nova` as its own
 // process against the local Nova (internal/localnova), reached through a
@@ -36,29 +72,15 @@ const novaWait = 2 * time.Minute
 // queue is idle the servers are stopped into the warm pool, and the next
 // requests start one of them again instead of launching.
 func TestControllerOnNova(t *testing.T) {
-	srv := localnova.Shared(t)
-	for _, k := range []string{"OS_AUTH_URL", "OS_USERNAME", "OS_PASSWORD", "OS_PROJECT_NAME", "OS_PROJECT_ID", "OS_USER_DOMAIN_NAME",
-		"OS_PROJECT_DOMAIN_NAME", "OS_REGION_NAME", "OS_CLOUD"} {
-		t.Setenv(k, "")
-	}
 	cluster := fmt.Sprintf("ctl-%d", time.Now().UnixNano()%1e9)
-	project := "proj-" + cluster
-	cfgFile := filepath.Join(t.TempDir(), "clouds.yaml")
-	if err := os.WriteFile(cfgFile, []byte(srv.CloudsYAML("local", "operator", project)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("OS_CLIENT_CONFIG_FILE", cfgFile)
+	srv, project := useLocalNova(t, cluster)
 	api := srv.ComputeClient(t, "operator", project, nova.Microversion)
 	admin := srv.ComputeClient(t, "admin", project, nova.Microversion) // sees user data
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	t.Cleanup(cancel) // after the clean-up below, which lists
 
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nats, blobs := natsAndFiles(t)
 	defer nats.Close()
-	blobs := "file://" + t.TempDir()
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--provider", "nova",
 		"--cluster", cluster, "--os-cloud", "local", "--nova-image", "fakeimage6", "--nova-flavor", "m1.small",
@@ -68,16 +90,8 @@ func TestControllerOnNova(t *testing.T) {
 
 	// cluster lists the cluster's servers through Nova itself, by status.
 	list := func() map[string][]string {
-		pages, err := servers.List(api, servers.ListOpts{Tags: strings.Join(nova.Tags(cluster), ",")}).AllPages(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all, err := servers.ExtractServers(pages)
-		if err != nil {
-			t.Fatal(err)
-		}
 		m := map[string][]string{}
-		for _, s := range all {
+		for _, s := range listServers(t, ctx, api, strings.Join(nova.Tags(cluster), ",")) {
 			st := s.Status
 			if s.TaskState != "" {
 				st += "/" + s.TaskState
@@ -119,11 +133,7 @@ func TestControllerOnNova(t *testing.T) {
 		loaded <- result{sum, err}
 	}()
 	wait("servers launched by the controller", func() bool { m = list(); return len(m["ACTIVE"]) > 0 })
-	var workers []*served
-	for _, id := range []string{"w1", "w2"} {
-		workers = append(workers, startProcess(t, regexp.MustCompile(`worker started`), "worker", "--queue", nats.URL(), "--blobs", blobs,
-			"--model", standinModel, "--id", id))
-	}
+	workers := standinWorkers(t, "--queue", nats.URL(), "--blobs", blobs)
 	r := <-loaded
 	if r.err != nil || r.sum.OK != 20 {
 		t.Fatalf("loadgen: %v %+v\ncontroller log:\n%s", r.err, r.sum, ctl.logText())

@@ -22,7 +22,6 @@ import (
 
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/loadgen"
-	"github.com/imgrec/imgrec/natsq"
 )
 
 // TestMain lets the test binary act as imgrec itself, so serve's worker
@@ -381,12 +380,8 @@ func gradientPNG(w, h int) []byte {
 // server, as on separate machines.
 func TestTiersAsSeparateProcesses(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // where the controller packs the model
-	nats, err := natsq.Embedded(natsq.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	nats, blobs := natsAndFiles(t)
 	defer nats.Close()
-	blobs := "file://" + t.TempDir()
 	web := startProcess(t, servingLine, "web", "--addr", "127.0.0.1:0", "--queue", nats.URL(), "--blobs", blobs)
 	ctl := startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", nats.URL(), "--blobs", blobs,
 		"--model", standinModel, "--metrics-addr", "")

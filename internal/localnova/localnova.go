@@ -20,13 +20,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2"
 	"github.com/gophercloud/gophercloud/v2/openstack"
+
+	"github.com/imgrec/imgrec/internal/testserver"
 )
 
 // Image is one of the local Nova's fixed test images; every flavor fits it.
@@ -50,15 +51,17 @@ type Server struct {
 	Compute string // http://127.0.0.1:PORT/v2.1
 	Port    int
 	cmd     *exec.Cmd
-	logs    *tail
+	logs    *testserver.Output
 	done    chan struct{} // closed when the process has exited
 }
 
-var (
-	shared     *Server
-	sharedErr  error
-	sharedOnce sync.Once
-)
+var kind = &testserver.Kind[*Server]{
+	Name:    "local Nova",
+	Require: "IMGREC_REQUIRE_NOVA",
+	Hint:    "it is ../shared/openstack/run-nova.sh (its first run needs root for apt); IMGREC_REQUIRE_NOVA=1 makes this a failure",
+	Start:   start,
+	Stop:    (*Server).Stop,
+}
 
 // Shared returns one server for the whole test binary, started on first
 // use; it lives until the process exits (it gets SIGTERM when the test
@@ -66,30 +69,13 @@ var (
 // cluster name.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = start() })
-	if sharedErr != nil {
-		skipOrFail(t, sharedErr)
-	}
-	return shared
+	return kind.Shared(t)
 }
 
 // Start starts a server of the test's own, stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(s.Stop)
-	return s
-}
-
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("IMGREC_REQUIRE_NOVA") == "1" {
-		t.Fatalf("local Nova: %v", err)
-	}
-	t.Skipf("local Nova unavailable (%v); it is ../shared/openstack/run-nova.sh (its first run needs root for apt); IMGREC_REQUIRE_NOVA=1 makes this a failure", err)
+	return kind.Own(t)
 }
 
 // Script returns the path of run-nova.sh: $IMGREC_NOVA_SCRIPT, else
@@ -135,7 +121,7 @@ func start() (*Server, error) {
 	}
 	defer os.RemoveAll(dir)
 	ready := filepath.Join(dir, "ready.json")
-	s := &Server{logs: &tail{max: 64 << 10}, done: make(chan struct{})}
+	s := &Server{logs: &testserver.Output{Max: 64 << 10}, done: make(chan struct{})}
 	// run-nova.sh execs python, so the process is the server itself.
 	s.cmd = exec.Command(script, "--port", "0", "--ready-file", ready)
 	s.cmd.Stdout = s.logs
@@ -143,7 +129,10 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cmd.SysProcAttr = dieWithParent()
+	// The shared server has no test to stop it, so it gets SIGTERM (and
+	// removes its temporary files) when the test binary dies, even one
+	// killed outright (on Linux; elsewhere it outlives it).
+	s.cmd.SysProcAttr = testserver.DieWithParent(syscall.SIGTERM)
 	t0 := time.Now()
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
@@ -271,27 +260,4 @@ func (s *Server) ComputeClient(t testing.TB, user, project, microversion string)
 	}
 	c.Microversion = microversion
 	return c
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.b = append(w.b, p...)
-	if over := len(w.b) - w.max; over > 0 {
-		w.b = append(w.b[:0], w.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.b)
 }

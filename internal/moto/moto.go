@@ -7,7 +7,6 @@
 package moto
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -17,12 +16,13 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/imgrec/imgrec/internal/testserver"
 )
 
 // serverScript runs moto.server with its SQS races closed (see the script).
@@ -41,32 +41,16 @@ const (
 type Server struct {
 	Endpoint string // http://127.0.0.1:PORT
 	cmd      *exec.Cmd
-	logs     *logBuffer
+	logs     *testserver.Output // all of it
 }
 
-// logBuffer keeps the server's output; the server writes while tests read.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+var kind = &testserver.Kind[*Server]{
+	Name:    "moto server",
+	Require: "IMGREC_REQUIRE_MOTO",
+	Hint:    "install it with `pip install 'moto[server]'` or run on the project's machine image",
+	Start:   start,
+	Stop:    (*Server).stop,
 }
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var (
-	shared     *Server
-	sharedErr  error
-	sharedOnce sync.Once
-)
 
 // Shared returns one moto server for the whole test binary, started on first
 // use; it lives until the process exits. Tests sharing it must use distinct
@@ -74,30 +58,13 @@ var (
 // while no other test runs.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() { shared, sharedErr = start() })
-	if sharedErr != nil {
-		skipOrFail(t, sharedErr)
-	}
-	return shared
+	return kind.Shared(t)
 }
 
 // Start starts a moto server of the test's own, stopped when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := start()
-	if err != nil {
-		skipOrFail(t, err)
-	}
-	t.Cleanup(s.stop)
-	return s
-}
-
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("IMGREC_REQUIRE_MOTO") == "1" {
-		t.Fatalf("moto server: %v", err)
-	}
-	t.Skipf("moto server unavailable (%v); install it with `pip install 'moto[server]'` or run on the project's machine image", err)
+	return kind.Own(t)
 }
 
 func start() (*Server, error) {
@@ -116,11 +83,14 @@ func start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(logBuffer)}
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), logs: new(testserver.Output)}
 	s.cmd = exec.Command(python, "-c", serverScript, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	s.cmd.Env = append(os.Environ(), "PYTHONUNBUFFERED=1")
-	s.cmd.SysProcAttr = dieWithParent()
+	// The shared server has no test to stop it, so it dies with the test
+	// binary, even one killed outright (on Linux; elsewhere it outlives
+	// it: stop it with `pkill -f moto.server`).
+	s.cmd.SysProcAttr = testserver.DieWithParent(os.Kill)
 	if err := s.cmd.Start(); err != nil {
 		return nil, err
 	}
