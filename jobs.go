@@ -35,12 +35,30 @@ type Job struct {
 	Attempt   int          `json:"attempt,omitempty"` // the delivery that answered; above 1 after a worker failed
 	Cached    bool         `json:"cached,omitempty"`  // answered from the result cache, without a worker
 	Submitted time.Time    `json:"submitted"`
-	Finished  *time.Time   `json:"finished,omitempty"`
-	Seconds   float64      `json:"seconds,omitempty"` // upload to answer
+	// Requeued is when a web tier last queued the job's request again, for
+	// fear that it was never queued (see JobStore.Requeue).
+	Requeued *time.Time `json:"requeued,omitempty"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Seconds  float64    `json:"seconds,omitempty"` // upload to answer
 }
 
 // Over reports whether the job has its answer (done or failed).
 func (j Job) Over() bool { return j.State == JobDone || j.State == JobFailed }
+
+// RequeueAt is when a queued job's request may be queued again (see
+// JobStore.Requeue): after, since it was submitted or last queued again.
+func (j Job) RequeueAt(after time.Duration) time.Time {
+	last := j.Submitted
+	if j.Requeued != nil && j.Requeued.After(last) {
+		last = *j.Requeued
+	}
+	return last.Add(after)
+}
+
+// RequeueDue reports whether a web tier may queue j's request again at now.
+func (j Job) RequeueDue(now time.Time, after time.Duration) bool {
+	return j.State == JobQueued && !now.Before(j.RequeueAt(after))
+}
 
 // Answer is what finishes a job: a label, or the reason there is none.
 type Answer struct {
@@ -96,6 +114,15 @@ type JobStore interface {
 	// recorded. The first answer wins: a job already over is returned as it
 	// is. ENOTFOUND if there is no such job (expired, deleted or cleared).
 	Finish(ctx context.Context, id string, a Answer) (Job, error)
+	// Requeue claims the queueing of a queued job's request once more, for
+	// a job whose request may never have been queued: its web tier died
+	// between recording and queueing it, and a retry with its
+	// Idempotency-Key found it. It returns the job as recorded and true for
+	// one caller, when the job is queued and RequeueDue(now, after); the
+	// claim is recorded as Requeued, so no other caller gets one for another
+	// after. Everyone else gets the job as it is and false. ENOTFOUND if
+	// there is no such job.
+	Requeue(ctx context.Context, id string, after time.Duration) (Job, bool, error)
 	// Delete forgets a job (one that could not be queued); a missing job is
 	// not an error.
 	Delete(ctx context.Context, id string) error

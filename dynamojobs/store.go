@@ -41,11 +41,12 @@ import (
 
 // Attribute names.
 const (
-	attrKey     = "pk"
-	attrRecord  = "rec"
-	attrState   = "st"
-	attrAnswer  = "ans"     // a job's answer: JSON of answer
-	attrExpires = "expires" // the table's TTL attribute
+	attrKey      = "pk"
+	attrRecord   = "rec"
+	attrState    = "st"
+	attrAnswer   = "ans"     // a job's answer: JSON of answer
+	attrExpires  = "expires" // the table's TTL attribute
+	attrRequeued = "rq"      // when a job was last queued again: Unix milliseconds
 )
 
 // DefaultPoll is how often Await reads the jobs it follows.
@@ -228,6 +229,14 @@ func decodeJob(it map[string]types.AttributeValue) (imgrec.Job, bool, error) {
 		}
 		j = j.Finish(a.Answer, a.Finished)
 	}
+	if rq, ok := it[attrRequeued].(*types.AttributeValueMemberN); ok {
+		ms, err := strconv.ParseInt(rq.Value, 10, 64)
+		if err != nil {
+			return j, false, fmt.Errorf("requeued %q: %w", rq.Value, err)
+		}
+		at := time.UnixMilli(ms)
+		j.Requeued = &at
+	}
 	return j, true, nil
 }
 
@@ -272,6 +281,45 @@ func (s *Store) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.
 		return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// Requeue reads the job, and if a requeue is due, records the claim in one
+// UpdateItem on the condition that the job is still queued (and not
+// expired) and nobody claimed it since the read's due time.
+func (s *Store) Requeue(ctx context.Context, id string, after time.Duration) (imgrec.Job, bool, error) {
+	j, err := s.Get(ctx, id)
+	now := time.Now()
+	if err != nil || !j.RequeueDue(now, after) {
+		return j, false, err
+	}
+	ms := func(t time.Time) *types.AttributeValueMemberN {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(jobKey(id)),
+		UpdateExpression:         aws.String("SET #rq = :now_ms, #exp = :exp"),
+		ConditionExpression:      aws.String("#st = :queued AND #exp > :now AND (attribute_not_exists(#rq) OR #rq <= :due_ms)"),
+		ExpressionAttributeNames: map[string]string{"#st": attrState, "#rq": attrRequeued, "#exp": attrExpires},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now_ms": ms(now),
+			":due_ms": ms(now.Add(-after)),
+			":exp":    &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expiresAt(now), 10)},
+			":queued": &types.AttributeValueMemberS{Value: imgrec.JobQueued},
+			":now":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
+		},
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if isConditionFailed(err) {
+		j, err := s.Get(ctx, id) // answered or claimed since, or gone
+		return j, false, err
+	}
+	if err != nil {
+		return imgrec.Job{}, false, wrapErr(err, "dynamojobs: requeue job %s", id)
+	}
+	if j, _, err = decodeJob(out.Attributes); err != nil {
+		return imgrec.Job{}, false, fmt.Errorf("dynamojobs: requeue job %s: %w", id, err)
+	}
+	return j, true, nil
 }
 
 func (s *Store) Delete(ctx context.Context, id string) error {

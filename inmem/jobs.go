@@ -160,6 +160,25 @@ func (s *JobStore) Finish(ctx context.Context, id string, a imgrec.Answer) (imgr
 	return s.jobs[id].decode(), nil
 }
 
+func (s *JobStore) Requeue(ctx context.Context, id string, after time.Duration) (imgrec.Job, bool, error) {
+	if err := checkJob(ctx, "requeue", id); err != nil {
+		return imgrec.Job{}, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.job(id)
+	if !ok {
+		return imgrec.Job{}, false, imgrec.Errorf(imgrec.ENOTFOUND, "inmem: requeue job %s: not found", id)
+	}
+	now := time.Now()
+	if !j.RequeueDue(now, after) {
+		return j, false, nil
+	}
+	j.Requeued = &now
+	s.put(j)
+	return s.jobs[id].decode(), true, nil
+}
+
 func (s *JobStore) Delete(ctx context.Context, id string) error {
 	if err := checkJob(ctx, "delete", id); err != nil {
 		return err

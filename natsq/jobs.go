@@ -267,6 +267,32 @@ func (s *JobStore) Finish(ctx context.Context, id string, a imgrec.Answer) (imgr
 	}
 }
 
+// Requeue records the claim on the revision it read, and reads again if
+// another write came first.
+func (s *JobStore) Requeue(ctx context.Context, id string, after time.Duration) (imgrec.Job, bool, error) {
+	for {
+		j, rev, err := s.entry(ctx, id)
+		now := time.Now()
+		if err != nil || !j.RequeueDue(now, after) {
+			return j, false, err
+		}
+		j.Requeued = &now
+		data, err := json.Marshal(j)
+		if err != nil {
+			return imgrec.Job{}, false, fmt.Errorf("natsq: requeue job %s: %w", id, err)
+		}
+		jobs, _ := s.buckets()
+		_, err = jobs.Update(ctx, id, data, rev)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return imgrec.Job{}, false, unavailable(err, "natsq: requeue job %s", id)
+		}
+		return j, true, nil
+	}
+}
+
 func (s *JobStore) Delete(ctx context.Context, id string) error {
 	if err := imgrec.CheckJobID(id); err != nil {
 		return err

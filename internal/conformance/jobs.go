@@ -46,6 +46,8 @@ func JobStore(t *testing.T, opt JobStoreOptions, open func(t *testing.T, ttl tim
 		{"Invalid", imgrec.DefaultJobTTL, jobsInvalid},
 		{"Finish", imgrec.DefaultJobTTL, jobsFinish},
 		{"Delete", imgrec.DefaultJobTTL, jobsDelete},
+		{"Requeue", imgrec.DefaultJobTTL, jobsRequeue},
+		{"ConcurrentRequeue", imgrec.DefaultJobTTL, jobsConcurrentRequeue},
 		{"Await", imgrec.DefaultJobTTL, jobsAwait},
 		{"AwaitAcrossHandles", imgrec.DefaultJobTTL, jobsAwaitAcross},
 		{"AwaitMany", imgrec.DefaultJobTTL, jobsAwaitMany},
@@ -126,10 +128,12 @@ func mustFinish(t *testing.T, js imgrec.JobStore, id string, a imgrec.Answer) im
 	return j
 }
 
-// sameJob compares jobs as stored: times by instant.
+// sameJob compares jobs as stored: times by instant, Requeued to the
+// millisecond (a backend may keep no finer).
 func sameJob(a, b imgrec.Job) bool {
 	if !a.Submitted.Equal(b.Submitted) || (a.Finished == nil) != (b.Finished == nil) ||
-		(a.Finished != nil && !a.Finished.Equal(*b.Finished)) || !slices.Equal(a.Top, b.Top) {
+		(a.Finished != nil && !a.Finished.Equal(*b.Finished)) || !slices.Equal(a.Top, b.Top) ||
+		(a.Requeued == nil) != (b.Requeued == nil) || (a.Requeued != nil && a.Requeued.Sub(*b.Requeued).Abs() >= time.Millisecond) {
 		return false
 	}
 	return a.ID == b.ID && a.Name == b.Name && a.Key == b.Key && a.State == b.State && a.Image == b.Image &&
@@ -177,6 +181,8 @@ func jobsInvalid(s *jobSuite) {
 		wantCode(t, err, imgrec.EINVALID, fmt.Sprintf("Finish(%q)", id))
 		_, _, err = js.Await(ctx, []string{id}, 0)
 		wantCode(t, err, imgrec.EINVALID, fmt.Sprintf("Await(%q)", id))
+		_, _, err = js.Requeue(ctx, id, time.Hour)
+		wantCode(t, err, imgrec.EINVALID, fmt.Sprintf("Requeue(%q)", id))
 	}
 	_, _, err := js.Await(ctx, nil, 0)
 	wantCode(t, err, imgrec.EINVALID, "Await of no ids")
@@ -255,6 +261,89 @@ func jobsDelete(s *jobSuite) {
 	again.Name = "again.jpg"
 	if got := mustCreate(t, js, again); got.Name != "again.jpg" {
 		t.Errorf("Create after Delete: %+v", got)
+	}
+}
+
+func mustRequeue(t *testing.T, js imgrec.JobStore, id string, after time.Duration) (imgrec.Job, bool) {
+	t.Helper()
+	j, ok, err := js.Requeue(t.Context(), id, after)
+	if err != nil {
+		t.Fatalf("Requeue(%s, %s): %v", id, after, err)
+	}
+	return j, ok
+}
+
+// jobsRequeue: a claim is granted when it is due (after since the job was
+// submitted or last claimed), once, and never for a job that is over.
+func jobsRequeue(s *jobSuite) {
+	t, js := s.t, s.handle()
+	fresh := newJob("r-fresh")
+	fresh.Submitted = time.Now()
+	mustCreate(t, js, fresh)
+	if j, ok := mustRequeue(t, js, fresh.ID, time.Hour); ok || j.Requeued != nil || !sameJob(j, fresh) {
+		t.Errorf("Requeue of a job submitted just now, due after an hour: %v, %+v; want refused, the job as it is", ok, j)
+	}
+
+	old := mustCreate(t, js, newJob("r-old")) // submitted months ago
+	before := time.Now()
+	claimed, ok := mustRequeue(t, js, old.ID, time.Hour)
+	if !ok || claimed.Requeued == nil || claimed.Requeued.Before(before.Add(-time.Second)) || claimed.Requeued.After(time.Now().Add(time.Second)) {
+		t.Fatalf("Requeue of a job submitted months ago: %v, requeued at %v; want granted, now", ok, claimed.Requeued)
+	}
+	if claimed.State != imgrec.JobQueued || claimed.Name != old.Name || claimed.Key != old.Key || !claimed.Submitted.Equal(old.Submitted) {
+		t.Errorf("Requeue changed the job: %+v, from %+v", claimed, old)
+	}
+	if got := mustGetJob(t, s.handle(), old.ID); !sameJob(got, claimed) {
+		t.Errorf("Get after Requeue: %+v, want the claim recorded: %+v", got, claimed)
+	}
+	// Claimed just now: not due for another hour, on any handle.
+	if j, ok := mustRequeue(t, s.handle(), old.ID, time.Hour); ok || !sameJob(j, claimed) {
+		t.Errorf("a second Requeue within the hour: %v, %+v; want refused, the first claim kept", ok, j)
+	}
+	// Due at once with after 0.
+	if j, ok := mustRequeue(t, js, old.ID, 0); !ok || j.Requeued == nil || j.Requeued.Before(*claimed.Requeued) {
+		t.Errorf("Requeue with after 0: %v, requeued at %v; want granted, at or after %v", ok, j.Requeued, claimed.Requeued)
+	}
+	// A job with its answer is never queued again, and keeps the answer.
+	done := mustFinish(t, js, old.ID, answerBathtub)
+	if done.State != imgrec.JobDone || done.Label != "bathtub" {
+		t.Fatalf("Finish after Requeue: %+v, want done", done)
+	}
+	if j, ok := mustRequeue(t, js, old.ID, 0); ok || !sameJob(j, done) {
+		t.Errorf("Requeue of a finished job: %v, %+v; want refused, the job as finished", ok, j)
+	}
+	_, _, err := js.Requeue(t.Context(), "no-such-job", 0)
+	wantCode(t, err, imgrec.ENOTFOUND, "Requeue of a missing job")
+}
+
+// jobsConcurrentRequeue: of many claims at once, through two handles, one
+// is granted.
+func jobsConcurrentRequeue(s *jobSuite) {
+	t := s.t
+	handles := []imgrec.JobStore{s.handle(), s.handle()}
+	mustCreate(t, handles[0], newJob("raced"))
+	const n = 16
+	var granted sync.Map
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			j, ok, err := handles[i%2].Requeue(context.Background(), "raced", time.Hour)
+			if err != nil {
+				t.Errorf("Requeue #%d: %v", i, err)
+			}
+			if ok {
+				granted.Store(i, j)
+			}
+		})
+	}
+	wg.Wait()
+	var claims []imgrec.Job
+	granted.Range(func(_, v any) bool { claims = append(claims, v.(imgrec.Job)); return true })
+	if len(claims) != 1 {
+		t.Fatalf("%d of %d concurrent Requeues granted, want 1", len(claims), n)
+	}
+	if got := mustGetJob(t, handles[1], "raced"); !sameJob(got, claims[0]) {
+		t.Errorf("stored %+v, want the granted claim %+v", got, claims[0])
 	}
 }
 

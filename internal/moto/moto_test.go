@@ -20,13 +20,16 @@ func TestSharedServerAnswers(t *testing.T) {
 	s.Reset(t)
 }
 
-// The server runs with the SQS races closed (server.py), or tests that send,
-// receive and delete at once lose messages on a loaded machine.
-func TestSQSOperationsLocked(t *testing.T) {
+// The server runs with the SQS and DynamoDB races closed (server.py), or
+// tests that send, receive and delete at once lose messages on a loaded
+// machine, and concurrent conditional writes both succeed.
+func TestOperationsLocked(t *testing.T) {
 	s := Shared(t)
-	for deadline := time.Now().Add(startWait); !strings.Contains(s.logs.String(), "imgrec: SQS operations locked"); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("moto's SQS operations are not locked; its log:\n%s", s.logs.String())
+	for _, want := range []string{"imgrec: SQS operations locked", "imgrec: DynamoDB item operations locked"} {
+		for deadline := time.Now().Add(startWait); !strings.Contains(s.logs.String(), want); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in moto's log:\n%s", want, s.logs.String())
+			}
 		}
 	}
 }

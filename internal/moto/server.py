@@ -1,6 +1,7 @@
 # Runs moto's server (python3 -c "$(cat server.py)" -H HOST -p PORT) with each
 # SQS queue's operations on its messages made atomic under the queue's own
-# lock, which moto takes only to append and to wait.
+# lock, which moto takes only to append and to wait, and DynamoDB's item
+# operations under one lock (below).
 #
 # Without it, moto (5.x) races under concurrent requests, which a loaded
 # machine makes likely: delete_message rebuilds the message list unlocked, so
@@ -29,6 +30,29 @@ try:
     print("imgrec: SQS operations locked", file=sys.stderr)
 except Exception as e:  # another moto: run it as it is, and say so
     print(f"imgrec: SQS operations left unlocked ({e!r}); concurrent tests may flake", file=sys.stderr)
+
+# DynamoDB likewise checks a write's condition and applies the write in two
+# steps, unlocked, so of two conditional writes at once both may pass (two
+# "first" answers of one job). DynamoDB applies each item write atomically;
+# one lock over moto's item operations does the same.
+try:
+    import threading
+    import moto.dynamodb.models as dynamodb
+
+    _dynamodb_lock = threading.RLock()
+
+    def _serialised(method):
+        def call(*args, **kwargs):
+            with _dynamodb_lock:
+                return method(*args, **kwargs)
+        return call
+
+    for name in ("get_item", "batch_get_item", "put_item", "update_item", "delete_item", "batch_write_item",
+                 "query", "scan", "transact_get_items", "transact_write_items"):
+        setattr(dynamodb.DynamoDBBackend, name, _serialised(getattr(dynamodb.DynamoDBBackend, name)))
+    print("imgrec: DynamoDB item operations locked", file=sys.stderr)
+except Exception as e:
+    print(f"imgrec: DynamoDB item operations left unlocked ({e!r}); concurrent tests may flake", file=sys.stderr)
 
 from moto.server import main
 
