@@ -7,7 +7,9 @@
 //   - NAME, the request queue. Its visibility timeout is the Queue's
 //     (ReceiveMessage asks for it on every call, so Config.Visibility wins
 //     over the queue's attribute); Extend and Nack change it per message;
-//     Attempt is the message's ApproximateReceiveCount.
+//     Attempt is the message's ApproximateReceiveCount, plus the receipts
+//     of the messages it replaced (a message received for nobody is handed
+//     back as a copy, and that receipt is not counted).
 //   - NAME-dlq, the dead-letter queue. DeadLetter sends an imgrec.DeadLetter
 //     (request, reason, attempts, time) there and deletes the request. The
 //     request queue's redrive policy is only a backstop: Receive itself

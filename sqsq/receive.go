@@ -116,6 +116,7 @@ func (q *Queue) poll() {
 			MessageSystemAttributeNames: []types.MessageSystemAttributeName{
 				types.MessageSystemAttributeNameApproximateReceiveCount,
 			},
+			MessageAttributeNames: []string{attrPriorReceipts},
 		})
 		cancel()
 		q.mu.Lock()
@@ -169,24 +170,59 @@ func (q *Queue) hold(msg types.Message) {
 	})
 }
 
-// handBack makes msg visible again at once. Its receive count stays one
-// higher, the price of a receipt nobody used.
+// attrPriorReceipts, on a copy that handBack sent, counts the receipts of
+// the messages it replaces that were attempts: a delivery's Attempt is it
+// plus the copy's own ApproximateReceiveCount.
+const attrPriorReceipts = "imgrec-prior-receipts"
+
+// receipts is how many times msg has been received as an attempt: this
+// receipt and those before it, of msg and of the messages it replaced.
+func receipts(msg types.Message) int {
+	n, _ := strconv.Atoi(msg.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
+	n = max(n, 1)
+	if a, ok := msg.MessageAttributes[attrPriorReceipts]; ok {
+		prior, _ := strconv.Atoi(aws.ToString(a.StringValue))
+		n += max(prior, 0)
+	}
+	return n
+}
+
+// handBack returns msg, received for nobody, to the queue at once, as a
+// copy that carries its receipts so far but not this one, and deletes
+// msg. A receipt nobody used is no attempt: the lingering long polls of
+// draining workers may each take a message that arrives as they close and
+// hand it on to the next (a dozen times in a second with a few workers),
+// and counted, that would dead-letter a request no worker ever tried.
+// Should the copy fail, msg is made visible again instead, one receipt
+// higher; should the delete fail, a second copy is worked on too, which
+// results being stored idempotently makes harmless.
 func (q *Queue) handBack(msg types.Message) {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
-	_, err := q.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: &q.url, ReceiptHandle: msg.ReceiptHandle, VisibilityTimeout: 0,
+	_, err := q.client.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl: &q.url, MessageBody: msg.Body,
+		MessageAttributes: map[string]types.MessageAttributeValue{attrPriorReceipts: {
+			DataType: aws.String("Number"), StringValue: aws.String(strconv.Itoa(receipts(msg) - 1)),
+		}},
 	})
 	if err != nil {
-		q.log.Warn("sqsq: handing back a message failed; it comes back after the visibility timeout", "queue", q.name, "err", err)
+		q.log.Warn("sqsq: handing back a message as a copy failed; making it visible again", "queue", q.name, "err", err)
+		_, err = q.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+			QueueUrl: &q.url, ReceiptHandle: msg.ReceiptHandle, VisibilityTimeout: 0,
+		})
+		if err != nil {
+			q.log.Warn("sqsq: handing back a message failed; it comes back after the visibility timeout", "queue", q.name, "err", err)
+		}
+		return
+	}
+	if _, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: &q.url, ReceiptHandle: msg.ReceiptHandle}); err != nil {
+		q.log.Warn("sqsq: deleting a message handed back as a copy failed; both will be worked on", "queue", q.name, "err", err)
 	}
 }
 
 // deliver turns msg into a Delivery, or settles it and returns nil.
 func (q *Queue) deliver(msg types.Message) imgrec.Delivery {
-	d := &delivery{q: q, receipt: aws.ToString(msg.ReceiptHandle)}
-	d.attempt, _ = strconv.Atoi(msg.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	d.attempt = max(d.attempt, 1)
+	d := &delivery{q: q, receipt: aws.ToString(msg.ReceiptHandle), attempt: receipts(msg)}
 	body := aws.ToString(msg.Body)
 	var reason string
 	if err := json.Unmarshal([]byte(body), &d.req); err != nil || d.req.ID == "" {
@@ -218,7 +254,7 @@ type delivery struct {
 	q       *Queue
 	req     imgrec.Request
 	receipt string
-	attempt int // ApproximateReceiveCount
+	attempt int // receipts(msg)
 }
 
 func (d *delivery) Request() imgrec.Request { return d.req }

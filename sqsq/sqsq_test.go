@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -302,6 +303,66 @@ func TestCloseHandsBackAbandonedPoll(t *testing.T) {
 	d := conformance.ReceiveWithin(t, staying, conformance.Generous, "Receive")
 	if d.Request().ID != sent.ID {
 		t.Errorf("received %+v, want %+v", d.Request(), sent)
+	}
+	// The abandoned poll's receipt was nobody's attempt.
+	if d.Attempt() != 1 {
+		t.Errorf("attempt %d, want 1: a receipt handed back unused counted", d.Attempt())
+	}
+}
+
+// TestHandedBackAmongClosingQueues: a request sent as several queues close,
+// each with abandoned polls still running that take it and hand it on, is
+// received once, as its first attempt, and nothing else is left behind. A
+// real attempt still counts.
+func TestHandedBackAmongClosingQueues(t *testing.T) {
+	t.Parallel()
+	client, name := newQueues(t, sqsq.CreateOptions{})
+	ctx := moto.Context(t)
+	cfg := sqsq.Config{Visibility: 10 * time.Minute, WaitTime: 3 * time.Second}
+	staying := mustOpen(t, client, name, cfg)
+	defer staying.Close()
+	var leaving []*sqsq.Queue
+	for range 4 {
+		q := mustOpen(t, client, name, cfg)
+		leaving = append(leaving, q)
+		rctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for range 4 { // four Receives at once: four polls
+			wg.Go(func() { q.Receive(rctx) })
+		}
+		time.Sleep(50 * time.Millisecond) // let the polls start; a slow start only makes the test prove less
+		cancel()
+		wg.Wait()
+	}
+	sent := imgrec.Request{ID: "r", Key: "k", Sent: time.Now()}
+	if err := staying.Send(ctx, sent); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, q := range leaving {
+		wg.Go(func() {
+			if err := q.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	d := conformance.ReceiveWithin(t, staying, conformance.Generous, "Receive")
+	if d.Request().ID != sent.ID || d.Attempt() != 1 {
+		t.Fatalf("received %+v, attempt %d; want %+v, attempt 1", d.Request(), d.Attempt(), sent)
+	}
+	if err := d.Nack(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	again := conformance.ReceiveWithin(t, staying, conformance.Generous, "Receive after a Nack")
+	if again.Request().ID != sent.ID || again.Attempt() != 2 {
+		t.Fatalf("after a Nack: %+v, attempt %d; want %+v, attempt 2", again.Request(), again.Attempt(), sent)
+	}
+	if err := again.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := staying.Stats(ctx); err != nil || st != (imgrec.QueueStats{}) {
+		t.Errorf("stats after the ack: %+v, %v; want nothing left", st, err)
 	}
 }
 
