@@ -75,7 +75,7 @@ func (s *Server) sampleHistory() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-s.stopSampling:
+		case <-s.closing:
 			return
 		case now := <-tick.C:
 			if smp, err := s.sample(now); err != nil {

@@ -121,10 +121,10 @@ func checkIdempotencyKey(key string) error {
 	return nil
 }
 
-// idempotentID is the job id of an Idempotency-Key: every web tier derives
+// IdempotentJobID is the job id of an Idempotency-Key: every web tier derives
 // the same, so the store's create-if-absent decides, atomically, which
 // attempt makes the job. It starts with "k", which no random id (hex) has.
-func idempotentID(key string) string {
+func IdempotentJobID(key string) string {
 	sum := sha256.Sum256([]byte("imgrec idempotency key\x00" + key))
 	return "k" + hex.EncodeToString(sum[:])[:23]
 }

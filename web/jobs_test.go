@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,6 +234,99 @@ func TestIdempotencyKey(t *testing.T) {
 		if code, _, _, body := submitJob(t, s.url+"/v1/jobs", "a.JPEG", img, key); code != http.StatusBadRequest || !strings.Contains(body, "Idempotency-Key") {
 			t.Errorf("key %q: %d %s; want 400 about the key", key, code, body)
 		}
+	}
+}
+
+// orphan leaves in the store what a web tier leaves when it dies between
+// recording a job and queueing its request: the image in the input bucket,
+// the job queued, submitted at submitted, and no request.
+func orphan(t *testing.T, s *stack, idemKey, name string, submitted time.Time) job {
+	t.Helper()
+	img := courseImage(t, name)
+	if err := s.in.Put(t.Context(), name, img); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.jobs.Create(t.Context(), job{ID: IdempotentJobID(idemKey), Name: name, Key: name, State: JobQueued,
+		Image: imgrec.ImageDigest(img), Submitted: submitted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// TestOrphanedJobRequeued: a job whose request was never queued is answered
+// once a retry with its Idempotency-Key finds it: retries on two tiers at
+// once, the job due for a requeue, queue its request once between them.
+func TestOrphanedJobRequeued(t *testing.T) {
+	s := newStack(t, stackOptions{config: func(c *Config) { c.RequeueAfter = time.Hour }})
+	other, _ := otherTier(t, s) // RequeueAfter: the default
+	j := orphan(t, s, "key-orphan", "test_25.JPEG", time.Now().Add(-2*time.Hour))
+	var wg sync.WaitGroup
+	for i, url := range []string{s.url, other, s.url, other} {
+		wg.Go(func() {
+			code, h, got, body := submitJob(t, url+"/v1/classify", "test_25.JPEG", courseImage(t, "test_25.JPEG"), "key-orphan")
+			if code != http.StatusOK || got.ID != j.ID || got.Label != s.expected["test_25.JPEG"] || h.Get(replayedHeader) != "true" {
+				t.Errorf("retry %d: %d %s; want job %s answered %q, replayed", i, code, body, j.ID, s.expected["test_25.JPEG"])
+			}
+		})
+	}
+	wg.Wait()
+	requeued := 0
+	for _, url := range []string{s.url, other} {
+		m := getText(t, url+"/metrics")
+		for _, line := range strings.Split(m, "\n") {
+			if v, ok := strings.CutPrefix(line, "imgrec_jobs_requeued_total "); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatalf("%s/metrics: %q", url, line)
+				}
+				requeued += n
+			}
+		}
+	}
+	if requeued != 1 {
+		t.Errorf("requests queued again on the two tiers: %d, want 1", requeued)
+	}
+	stored, err := s.jobs.Get(t.Context(), j.ID)
+	if err != nil || stored.State != JobDone || stored.Requeued == nil {
+		t.Errorf("job as stored: %+v, %v; want done, with when it was queued again", stored, err)
+	}
+	if rec, err := s.out.Get(t.Context(), "test_25"); err != nil || string(rec) != "(test_25, "+s.expected["test_25.JPEG"]+")" {
+		t.Errorf("output record: %q, %v", rec, err)
+	}
+}
+
+// TestOrphanedJobRequeuedWhenDue: an async retry of a job submitted just
+// now gets 202 at once, and the request is queued again RequeueAfter after
+// the job was submitted, not before: the job is answered for a client that
+// only polls.
+func TestOrphanedJobRequeuedWhenDue(t *testing.T) {
+	const after = 500 * time.Millisecond
+	s := newStack(t, stackOptions{config: func(c *Config) { c.RequeueAfter = after }})
+	j := orphan(t, s, "key-fresh-orphan", "test_26.JPEG", time.Now())
+	code, h, got, body := submitJob(t, s.url+"/v1/jobs", "test_26.JPEG", courseImage(t, "test_26.JPEG"), "key-fresh-orphan")
+	if code != http.StatusAccepted || got.ID != j.ID || h.Get(replayedHeader) != "true" {
+		t.Fatalf("retry: %d %s; want 202 with job %s, replayed", code, body, j.ID)
+	}
+	var done job
+	if code := getJSON(t, s.url+"/v1/jobs/"+j.ID+"?wait=1m", &done); code != 200 || done.State != JobDone || done.Label != s.expected["test_26.JPEG"] {
+		t.Fatalf("long poll: %d %+v; want done, %q", code, done, s.expected["test_26.JPEG"])
+	}
+	if done.Requeued == nil || done.Requeued.Before(j.Submitted.Add(after)) {
+		t.Errorf("queued again at %v; want at or after %v, RequeueAfter after its submission", done.Requeued, j.Submitted.Add(after))
+	}
+}
+
+// TestOrphanedJobNotRequeued: with RequeueAfter negative nothing is queued
+// again: the retry waits its timeout and the job stays queued.
+func TestOrphanedJobNotRequeued(t *testing.T) {
+	s := newStack(t, stackOptions{timeout: 2 * time.Second, config: func(c *Config) { c.RequeueAfter = -1 }})
+	j := orphan(t, s, "key-orphan", "test_27.JPEG", time.Now().Add(-2*time.Hour))
+	if code, _, _, body := submitJob(t, s.url+"/v1/classify", "test_27.JPEG", courseImage(t, "test_27.JPEG"), "key-orphan"); code != http.StatusGatewayTimeout {
+		t.Errorf("retry: %d %s; want 504", code, body)
+	}
+	if stored, err := s.jobs.Get(t.Context(), j.ID); err != nil || stored.State != JobQueued || stored.Requeued != nil {
+		t.Errorf("job as stored: %+v, %v; want queued, never queued again", stored, err)
 	}
 }
 

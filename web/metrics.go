@@ -35,6 +35,7 @@ type metrics struct {
 	results     *prometheus.CounterVec
 	cache       *prometheus.CounterVec
 	queueErrors prometheus.Counter
+	requeued    prometheus.Counter
 }
 
 // queueStatsTimeout bounds one read of the queue's counts for a scrape.
@@ -52,6 +53,10 @@ func newMetrics(reg prometheus.Registerer, stats func(context.Context) (imgrec.Q
 			Name: "imgrec_results_total",
 			Help: "Uploads by outcome: ok, failed (worker refused), rejected (bad or too slow upload), timeout, error, busy (too many uploads in progress), cancelled (the client left before its answer).",
 		}, []string{"outcome"}),
+		requeued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "imgrec_jobs_requeued_total",
+			Help: "Requests this web tier queued again for jobs that a retry with an Idempotency-Key found unanswered (see --requeue-after).",
+		}),
 		queueErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "imgrec_queue_stats_errors_total",
 			Help: "Failed reads of the queue's counts by this web tier: metrics scrapes, readiness checks, /v1/status and the page's samples (once a second).",
@@ -71,7 +76,7 @@ func newMetrics(reg prometheus.Registerer, stats func(context.Context) (imgrec.Q
 		if cache {
 			reg.MustRegister(m.cache)
 		}
-		reg.MustRegister(m.duration, m.results, &queueCollector{stats: stats, errors: m.queueErrors},
+		reg.MustRegister(m.duration, m.results, m.requeued, &queueCollector{stats: stats, errors: m.queueErrors},
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imgrec_uploads_in_progress", Help: "Uploads being received, stored and queued (bounded by --max-uploads-in-progress)."},
 				func() float64 { return float64(uploads.inProgress()) }),
 		)

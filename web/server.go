@@ -28,6 +28,9 @@ const (
 	// DefaultMaxUploadsInProgress is above the course workload's 100
 	// uploads at once; with 10 MiB uploads it bounds their bodies to 1.25 GiB.
 	DefaultMaxUploadsInProgress = 128
+	// DefaultRequeueAfter is far beyond the time one queue publish takes,
+	// and well within a synchronous client's DefaultTimeout.
+	DefaultRequeueAfter = 30 * time.Second
 )
 
 // Config wires the web tier to its queue, buckets and job store.
@@ -57,7 +60,14 @@ type Config struct {
 	MaxUploadBytes int64         // larger uploads get 413
 	MaxPixels      int64         // shown on the page before upload (Check enforces it); 0 shows none
 	Timeout        time.Duration // how long a synchronous request waits for its answer
-	AdminToken     string        // enables POST /v1/reset; empty disables it
+	// RequeueAfter: a retry with an Idempotency-Key that finds its job
+	// unanswered, and not waited on by this tier, queues the job's request
+	// again once the job is this old (or was last queued again this long
+	// ago), in case the tier that recorded it died before queueing it. At
+	// most one tier does so per RequeueAfter (JobStore.Requeue); the job
+	// keeps the first answer. 0: DefaultRequeueAfter; negative: never.
+	RequeueAfter time.Duration
+	AdminToken   string // enables POST /v1/reset; empty disables it
 	// MaxUploadsInProgress bounds the uploads being received, stored and
 	// queued at once (POST /, /v1/classify, /v1/jobs); beyond it they get
 	// 503 with Retry-After. Negative: no bound.
@@ -97,8 +107,9 @@ type Server struct {
 	done    chan struct{}
 
 	history      *history
-	stopSampling chan struct{}
+	closing      chan struct{} // closed when Close starts
 	samplingDone chan struct{}
+	rescuing     sync.Map // ids of jobs this tier may queue again (rescue), to struct{}{}
 
 	closeOnce sync.Once
 
@@ -128,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MinUploadRate == 0 {
 		cfg.MinUploadRate = DefaultMinUploadRate
 	}
+	if cfg.RequeueAfter == 0 {
+		cfg.RequeueAfter = DefaultRequeueAfter
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -137,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, inbox: inbox, done: make(chan struct{}), waiting: newWaiters(),
-		history: &history{}, stopSampling: make(chan struct{}), samplingDone: make(chan struct{})}
+		history: &history{}, closing: make(chan struct{}), samplingDone: make(chan struct{})}
 	s.uploads = &uploadSlots{max: int64(max(cfg.MaxUploadsInProgress, 0))}
 	s.metrics = newMetrics(cfg.Registry, s.queueStats, s.uploads, cfg.Cache)
 	s.ready = &probe.Readiness{Checks: []probe.Check{
@@ -192,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.stopSampling)
+		close(s.closing)
 		<-s.samplingDone
 		err = s.inbox.Close()
 		<-s.done

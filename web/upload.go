@@ -198,7 +198,7 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool, idemKey stri
 	digest := imgrec.ImageDigest(u.data)
 	id := newID()
 	if idemKey != "" {
-		id = idempotentID(idemKey)
+		id = IdempotentJobID(idemKey)
 		old, err := s.cfg.Jobs.Get(ctx, id)
 		if err == nil {
 			return s.replay(old, digest, idemKey)
@@ -272,8 +272,59 @@ func (s *Server) replay(old job, digest, idemKey string) (submitted, error) {
 	sub := submitted{job: old, replayed: true}
 	if !old.Over() {
 		sub.wait = s.waiting.get(old.ID)
+		if sub.wait == nil {
+			s.rescue(old)
+		}
 	}
 	return sub, nil
+}
+
+// rescue queues a replayed job's request again once that is due, in case
+// the tier that recorded the job died before queueing it: a client retries
+// when it heard nothing, and a job nobody queued would never be answered.
+// If the request was queued after all, the worker that takes the second
+// copy finds the job answered or answers it first: the job keeps one
+// answer, the output bucket one record. The store grants one claim per
+// RequeueAfter across all tiers, so a job merely waiting in a long queue
+// costs at most one extra request per RequeueAfter while its clients retry.
+func (s *Server) rescue(j job) {
+	if s.cfg.RequeueAfter < 0 {
+		return
+	}
+	if _, already := s.rescuing.LoadOrStore(j.ID, struct{}{}); already {
+		return
+	}
+	go func() {
+		defer s.rescuing.Delete(j.ID)
+		timer := time.NewTimer(time.Until(j.RequeueAt(s.cfg.RequeueAfter)))
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-s.closing:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
+		defer cancel()
+		claimed, ok, err := s.cfg.Jobs.Requeue(ctx, j.ID, s.cfg.RequeueAfter)
+		switch {
+		case err != nil && imgrec.ErrorCode(err) != imgrec.ENOTFOUND:
+			s.log.Warn("claiming a job to queue its request again failed", "id", j.ID, "err", err)
+			return
+		case !ok:
+			return // answered, gone, or another tier claimed it
+		}
+		req := imgrec.Request{ID: claimed.ID, Key: claimed.Key, ReplyTo: s.inbox.Address(), Sent: time.Now()}
+		if err := s.cfg.Queue.Send(ctx, req); err != nil {
+			s.log.Warn("queueing a job's request again failed; the next retry tries again", "id", j.ID, "err", err)
+			return
+		}
+		s.metrics.requeued.Inc()
+		s.log.Info("queued a job's request again: a retry found it unanswered, and the tier that took it may have died before queueing it",
+			"id", j.ID, "name", j.Name, "submitted", j.Submitted)
+		if s.cfg.Submitted != nil {
+			s.cfg.Submitted()
+		}
+	}()
 }
 
 // await waits for a submitted job's answer, the timeout, or the client

@@ -84,6 +84,7 @@ type webFlagSet struct {
 	timeout    *time.Duration
 	inlineMax  *int
 	maxUploads *int
+	requeue    *time.Duration
 
 	readHeaderTimeout *time.Duration
 	bodyTimeout       *time.Duration
@@ -104,6 +105,8 @@ func webFlags(fs *flag.FlagSet) *webFlagSet {
 		maxPixels: fs.Int64("max-pixels", vision.DefaultMaxPixels, "largest accepted image, in pixels (width × height)"),
 		timeout:   fs.Duration("timeout", web.DefaultTimeout, "how long a request waits for its answer"),
 		inlineMax: fs.Int("inline-max-bytes", 0, "send images up to this size inside the request message too, saving workers a bucket read (0: never; a message the queue refuses is sent with the key alone; SQS takes 256 KiB, base64 adds a third)"),
+		requeue: fs.Duration("requeue-after", web.DefaultRequeueAfter,
+			"a retry with an Idempotency-Key that finds its job unanswered queues the job's request again once the job is this old, in case the web tier that took it died before queueing it; one tier per interval, the first answer kept (0: never)"),
 		maxUploads: fs.Int("max-uploads-in-progress", web.DefaultMaxUploadsInProgress,
 			"uploads received, stored and queued at once; more get 503 with Retry-After. Each may hold --max-upload-bytes in memory: 128 × 10 MiB is 1.25 GiB (0: no limit)"),
 
@@ -130,6 +133,7 @@ func (w *webFlagSet) config(c web.Config) web.Config {
 	c.Check = func(b []byte) error { return vision.Check(b, lim) }
 	c.MaxUploadBytes, c.MaxPixels, c.Timeout, c.InlineMaxBytes = *w.maxUpload, *w.maxPixels, *w.timeout, *w.inlineMax
 	c.MaxUploadsInProgress = int(none(int64(*w.maxUploads)))
+	c.RequeueAfter = time.Duration(none(int64(*w.requeue)))
 	c.BodyTimeout = time.Duration(none(int64(*w.bodyTimeout)))
 	c.MinUploadRate = none(*w.minUploadRate)
 	return c

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 	"github.com/imgrec/imgrec"
 	"github.com/imgrec/imgrec/internal/moto"
 	"github.com/imgrec/imgrec/loadgen"
+	"github.com/imgrec/imgrec/web"
 )
 
 // jobsWait bounds each wait for jobs to be answered in these tests: what a
@@ -229,10 +232,12 @@ func TestServeRestartAnswersEveryJob(t *testing.T) {
 // checkTwoTiers runs the issue's checks on two web tiers sharing a queue, a
 // job store and buckets, with workers behind them: a job taken by one is
 // read, long-polled and watched on the other; a retry with an
-// Idempotency-Key on the other gets the first's job; and the other answers
-// bytes the first's workers classified from the result cache.
-func checkTwoTiers(t *testing.T, web1, web2 *served) {
-	imgs, want := distinctImages(t, "tiers", 12)
+// Idempotency-Key on the other gets the first's job; the other answers
+// bytes the first's workers classified from the result cache; and a retry
+// of a job whose request was never queued (queueURL, blobsURL: where to
+// leave one) is answered.
+func checkTwoTiers(t *testing.T, web1, web2 *served, queueURL, blobsURL string) {
+	imgs, want := distinctImages(t, "tiers", 13)
 
 	// Submitted on one, on the other at once and until answered.
 	ids := submitAll(t, web1.url, imgs[:10])
@@ -317,6 +322,31 @@ func checkTwoTiers(t *testing.T, web1, web2 *served) {
 	if m := getText(t, web2.url+"metrics"); !regexp.MustCompile(`imgrec_cache_lookups_total\{outcome="hit"\} [1-9]`).MatchString(m) {
 		t.Errorf("the other tier's metrics count no hit:\n%s", m)
 	}
+
+	// A job whose tier died between recording it and queueing its request,
+	// as that tier leaves it in the real stores (the image stored, the job
+	// queued an hour ago, no request): a retry with its key is answered.
+	bf := backendFlags(flag.NewFlagSet("orphan", flag.ContinueOnError), "", "", "")
+	bf.queueURL, bf.blobsURL = queueURL, blobsURL
+	bk, err := bf.open(t.Context(), slog.New(slog.DiscardHandler), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bk.Close()
+	img := imgs[12]
+	key = fmt.Sprintf("orphan-%d", time.Now().UnixNano())
+	id := web.IdempotentJobID(key)
+	if err := bk.input.Put(t.Context(), img.Name, img.Data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bk.jobs.Create(t.Context(), imgrec.Job{ID: id, Name: img.Name, Key: img.Name, State: imgrec.JobQueued,
+		Image: imgrec.ImageDigest(img.Data), Submitted: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	code, h, j, body = upload(t, web2.url, "/v1/classify", img, key)
+	if code != 200 || j.ID != id || j.Label != want[img.Name] || j.Requeued == nil || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("a retry of a job never queued: %d %s; want job %s answered %q, queued again", code, body, id, want[img.Name])
+	}
 }
 
 func getJSONBody(t testing.TB, url string, v any) int {
@@ -353,7 +383,7 @@ func TestWebTiersOnNATS(t *testing.T) {
 	web1, web2 := tier(), tier()
 	startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", nats.URL(), "--blobs", blobs,
 		"--model", standinModel, "--metrics-addr", "")
-	checkTwoTiers(t, web1, web2)
+	checkTwoTiers(t, web1, web2, nats.URL(), blobs)
 }
 
 // TestWebTiersOnAWS: the same on moto's SQS, S3 and DynamoDB, the job table
@@ -368,7 +398,7 @@ func TestWebTiersOnAWS(t *testing.T) {
 	web1, web2 := tier(), tier()
 	startProcess(t, regexp.MustCompile(`controller started`), "controller", "--queue", queue, "--blobs", blobs,
 		"--model", standinModel, "--metrics-addr", "", "--max-instances", "3")
-	checkTwoTiers(t, web1, web2)
+	checkTwoTiers(t, web1, web2, queue, blobs)
 }
 
 // TestPageAfterRestart: files uploaded through the page, serve SIGKILLed
