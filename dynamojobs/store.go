@@ -256,31 +256,16 @@ func (s *Store) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.
 	if err != nil {
 		return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
 	}
-	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(jobKey(id)),
-		UpdateExpression:         aws.String("SET #st = :state, #ans = :ans, #exp = :exp"),
-		ConditionExpression:      aws.String("#st = :queued AND #exp > :now"),
-		ExpressionAttributeNames: map[string]string{"#st": attrState, "#ans": attrAnswer, "#exp": attrExpires},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":state":  &types.AttributeValueMemberS{Value: state},
-			":ans":    &types.AttributeValueMemberS{Value: string(ans)},
-			":exp":    &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expiresAt(now), 10)},
-			":queued": &types.AttributeValueMemberS{Value: imgrec.JobQueued},
-			":now":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
+	j, ok, err := s.updateQueued(ctx, "finish", id, "#st = :state, #ans = :ans", "",
+		map[string]string{"#ans": attrAnswer},
+		map[string]types.AttributeValue{
+			":state": &types.AttributeValueMemberS{Value: state},
+			":ans":   &types.AttributeValueMemberS{Value: string(ans)},
+		}, now)
+	if err == nil && !ok {
 		return s.Get(ctx, id) // answered before, or gone
 	}
-	if err != nil {
-		return imgrec.Job{}, wrapErr(err, "dynamojobs: finish job %s", id)
-	}
-	j, _, err := decodeJob(out.Attributes)
-	if err != nil {
-		return imgrec.Job{}, fmt.Errorf("dynamojobs: finish job %s: %w", id, err)
-	}
-	return j, nil
+	return j, err
 }
 
 // Requeue reads the job, and if a requeue is due, records the claim in one
@@ -295,29 +280,46 @@ func (s *Store) Requeue(ctx context.Context, id string, after time.Duration) (im
 	ms := func(t time.Time) *types.AttributeValueMemberN {
 		return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.UnixMilli(), 10)}
 	}
+	j, ok, err := s.updateQueued(ctx, "requeue", id, "#rq = :now_ms", "attribute_not_exists(#rq) OR #rq <= :due_ms",
+		map[string]string{"#rq": attrRequeued},
+		map[string]types.AttributeValue{":now_ms": ms(now), ":due_ms": ms(now.Add(-after))}, now)
+	if err == nil && !ok {
+		j, err = s.Get(ctx, id) // answered or claimed since, or gone
+	}
+	return j, ok, err
+}
+
+// updateQueued SETs set (and a new expiry) on job id in one UpdateItem, on
+// the condition that the job is still queued, not expired, and cond (if
+// any) holds; it returns the job as updated, or false if the condition
+// failed. names and values are set's and cond's, besides #st, #exp, :exp,
+// :queued and :now.
+func (s *Store) updateQueued(ctx context.Context, op, id, set, cond string, names map[string]string, values map[string]types.AttributeValue, now time.Time) (imgrec.Job, bool, error) {
+	condition := "#st = :queued AND #exp > :now"
+	if cond != "" {
+		condition += " AND (" + cond + ")"
+	}
+	names["#st"], names["#exp"] = attrState, attrExpires
+	values[":exp"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expiresAt(now), 10)}
+	values[":queued"] = &types.AttributeValueMemberS{Value: imgrec.JobQueued}
+	values[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)}
 	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(jobKey(id)),
-		UpdateExpression:         aws.String("SET #rq = :now_ms, #exp = :exp"),
-		ConditionExpression:      aws.String("#st = :queued AND #exp > :now AND (attribute_not_exists(#rq) OR #rq <= :due_ms)"),
-		ExpressionAttributeNames: map[string]string{"#st": attrState, "#rq": attrRequeued, "#exp": attrExpires},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now_ms": ms(now),
-			":due_ms": ms(now.Add(-after)),
-			":exp":    &types.AttributeValueMemberN{Value: strconv.FormatInt(s.expiresAt(now), 10)},
-			":queued": &types.AttributeValueMemberS{Value: imgrec.JobQueued},
-			":now":    &types.AttributeValueMemberN{Value: strconv.FormatInt(now.Unix(), 10)},
-		},
-		ReturnValues: types.ReturnValueAllNew,
+		UpdateExpression:          aws.String("SET " + set + ", #exp = :exp"),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
-		j, err := s.Get(ctx, id) // answered or claimed since, or gone
-		return j, false, err
+		return imgrec.Job{}, false, nil
 	}
 	if err != nil {
-		return imgrec.Job{}, false, wrapErr(err, "dynamojobs: requeue job %s", id)
+		return imgrec.Job{}, false, wrapErr(err, "dynamojobs: %s job %s", op, id)
 	}
-	if j, _, err = decodeJob(out.Attributes); err != nil {
-		return imgrec.Job{}, false, fmt.Errorf("dynamojobs: requeue job %s: %w", id, err)
+	j, _, err := decodeJob(out.Attributes)
+	if err != nil {
+		return imgrec.Job{}, false, fmt.Errorf("dynamojobs: %s job %s: %w", op, id, err)
 	}
 	return j, true, nil
 }
