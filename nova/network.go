@@ -22,7 +22,8 @@ import (
 // how status and down find them.
 //
 // Untested here: the local Nova has no Neutron, so none of these calls has
-// been made against a real cloud by the tests (see the README).
+// been made against a real cloud by the tests (see docs/openstack.md, The
+// cluster with `imgrec infra --openstack`).
 
 // WebSecurityGroup is the name of the group that opens cluster's web tier.
 func WebSecurityGroup(cluster string) string { return "imgrec-" + cluster + "-web" }

@@ -70,7 +70,8 @@ func TestFleetByHand(t *testing.T) {
 
 // TestFleetOfOneIsTheSingleProvider: EC2 alone as a fleet of one (what
 // `simulate --provider nova,ec2` compares with) gives what the simulator
-// gives for EC2 without providers, the tables of the README.
+// gives for EC2 without providers, the tables of docs/autoscaling.md,
+// Results.
 func TestFleetOfOneIsTheSingleProvider(t *testing.T) {
 	for _, burst := range []string{"burst:100", "burst:416"} {
 		w, _ := ParseWorkload(burst, 3)

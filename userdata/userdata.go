@@ -133,7 +133,7 @@ func script(t tier, provider, cluster string, w Worker) (string, error) {
 # imgrec %[9]s of cluster %[1]s, installed by %[10]s (provider %[7]s).
 set -eu
 if [ ! -x %[2]s ]; then
-	echo "imgrec: %[2]s is missing: launch %[11]s from an image built for imgrec (see the README's worker image for provider %[7]s)" >&2
+	echo "imgrec: %[2]s is missing: launch %[11]s from an image built for imgrec (see the worker image for provider %[7]s: docs/aws.md, The worker AMI; docs/openstack.md, The worker image)" >&2
 	exit 1
 fi
 mkdir -p /etc/systemd/system/%[3]s.d
