@@ -23,8 +23,9 @@ const (
 	// DefaultMaxAttempts: a request is given up on when it comes back a
 	// fifth time. Deliveries count whatever ended them: a worker that died
 	// with the request (a poison image that crashes workers must not take
-	// down the fleet), but also a receive abandoned by a draining worker;
-	// five leave room for a few unlucky deaths.
+	// down the fleet), but also, on NATS, a pull abandoned by a draining
+	// worker just as a request reached it (sqsq counts no receipt nobody
+	// used); five leave room for a few unlucky deaths.
 	DefaultMaxAttempts = 5
 	DefaultTopK        = 5
 	// DefaultMaxBatch: one forward pass over several images streams the
