@@ -23,7 +23,7 @@ type delivery struct {
 	q       *Queue
 	msg     jetstream.Msg
 	req     imgrec.Request
-	attempt int    // the server's delivery count
+	attempt int    // the server's delivery count, plus a copy's prior deliveries (see handBack)
 	seq     uint64 // stream sequence: names the request across deliveries
 }
 

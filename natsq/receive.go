@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/imgrec/imgrec"
@@ -82,8 +84,8 @@ func (q *Queue) next(ctx context.Context) (jetstream.Msg, error) {
 // abandon closes a pull that ended without a message, and waits (briefly)
 // until the server has dropped it, so that a request sent after Receive
 // returns does not go to the dead pull. A message the server sent just
-// before is caught by the drain and handed back with a Nak, at the cost of
-// one attempt, rather than left invisible for the visibility timeout; one
+// before is caught by the drain and handed back (see handBack) rather than
+// left invisible for the visibility timeout; one
 // on its MaxDeliver-th delivery is dead-lettered instead, as Receive would,
 // since the server would never deliver it again.
 func (q *Queue) abandon(it jetstream.MessagesContext) {
@@ -112,14 +114,43 @@ func (q *Queue) abandon(it jetstream.MessagesContext) {
 			if d == nil {
 				continue
 			}
-			if err := msg.Nak(); err != nil {
-				q.log.Warn("natsq: handing back a message after a cancelled receive failed", "err", err)
-			}
+			q.handBack(d.(*delivery))
 		}
 	}()
 	select {
 	case <-drained:
 	case <-time.After(abandonWait):
+	}
+}
+
+// headerPriorDeliveries, on a copy that handBack published, counts the
+// deliveries of the messages it replaces that were attempts: a delivery's
+// Attempt is it plus the copy's own NumDelivered.
+const headerPriorDeliveries = "Imgrec-Prior-Deliveries"
+
+// handBack returns a request that reached a cancelled Receive's pull to the
+// queue, as a copy that carries its deliveries so far but not this one,
+// and acknowledges the original. A delivery nobody used is no attempt:
+// when many workers drain at once, a request sent at that moment may meet
+// several of their abandoned pulls in turn, and counted, that could give
+// up on a request no worker tried. Should the copy fail, the original is
+// handed back with a Nak instead, one delivery higher; should the ack
+// fail, the original comes back too and is worked on twice, which results
+// being stored idempotently makes harmless.
+func (q *Queue) handBack(d *delivery) {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	copied := &nats.Msg{Subject: q.cfg.requestSubject(), Data: d.msg.Data(), Header: nats.Header{}}
+	copied.Header.Set(headerPriorDeliveries, strconv.Itoa(d.attempt-1))
+	if _, err := q.js.PublishMsg(ctx, copied); err != nil {
+		q.log.Warn("natsq: handing back a message as a copy failed; handing it back as it is", "id", d.req.ID, "err", err)
+		if err := d.msg.Nak(); err != nil {
+			q.log.Warn("natsq: handing back a message after a cancelled receive failed", "id", d.req.ID, "err", err)
+		}
+		return
+	}
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		q.log.Warn("natsq: acknowledging a message handed back as a copy failed; both will be worked on", "id", d.req.ID, "err", err)
 	}
 }
 
@@ -131,6 +162,9 @@ func (q *Queue) deliver(ctx context.Context, msg jetstream.Msg) (imgrec.Delivery
 		return nil, fmt.Errorf("natsq: receive: %w", err)
 	}
 	d := &delivery{q: q, msg: msg, attempt: int(md.NumDelivered), seq: md.Sequence.Stream}
+	if prior, err := strconv.Atoi(msg.Headers().Get(headerPriorDeliveries)); err == nil && prior > 0 {
+		d.attempt += prior
+	}
 	var reason string
 	if err := json.Unmarshal(msg.Data(), &d.req); err != nil {
 		reason = fmt.Sprintf("natsq: not a request (%v): %.200q", err, msg.Data())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,6 +157,85 @@ func TestCancelledReceives(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d requests were handed back by a cancelled Receive", retried, n)
+}
+
+// TestDrainingWorkersLoseNothing: requests sent while 15 queues (as many
+// draining workers) abandon 8 pulls each are each received once, within a
+// minute though the visibility timeout is 10 minutes, and far below the
+// workers' five attempts: a delivery an abandoned pull caught goes back
+// as a copy that does not count it. (The server itself may count one it
+// sent to a pull already gone.) Before, requests waited out the visibility
+// timeout and reached a fifth attempt. A slower machine only makes fewer
+// pulls catch one.
+func TestDrainingWorkersLoseNothing(t *testing.T) {
+	t.Parallel()
+	const rounds, requests = 8, 40
+	q := mustEmbedded(t, natsq.Config{DataDir: t.TempDir(), Visibility: 10 * time.Minute})
+	defer q.Close()
+	var mu sync.Mutex
+	got := map[string][]int{} // id → attempts received
+	take := func(d imgrec.Delivery) {
+		mu.Lock()
+		got[d.Request().ID] = append(got[d.Request().ID], d.Attempt())
+		mu.Unlock()
+		if err := d.Ack(t.Context()); err != nil {
+			t.Errorf("Ack: %v", err)
+		}
+	}
+	for round := range rounds {
+		var cancels []context.CancelFunc
+		var receives sync.WaitGroup
+		for range 15 {
+			l := mustDial(t, q.URL(), natsq.Config{Visibility: 10 * time.Minute})
+			defer l.Close()
+			ctx, cancel := context.WithCancel(t.Context())
+			cancels = append(cancels, cancel)
+			for range 8 {
+				receives.Go(func() {
+					if d, err := l.Receive(ctx); err == nil {
+						take(d) // a worker finishes what it received, draining or not
+					}
+				})
+			}
+		}
+		time.Sleep(200 * time.Millisecond) // the pulls reach the server; if not, the test proves less
+		var sends sync.WaitGroup
+		sends.Go(func() {
+			for i := range requests {
+				if err := q.Send(t.Context(), imgrec.Request{ID: fmt.Sprint(round, "-", i), Key: "k", Sent: time.Now()}); err != nil {
+					t.Errorf("Send: %v", err)
+				}
+			}
+		})
+		for _, cancel := range cancels {
+			cancel()
+		}
+		receives.Wait()
+		sends.Wait()
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n == (round+1)*requests {
+				break
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), generous)
+			d, err := q.Receive(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("round %d: received %d of %d requests within %v: the rest wait out the visibility timeout: %v", round, n, (round+1)*requests, generous, err)
+			}
+			take(d)
+		}
+	}
+	worst := 0
+	for id, attempts := range got {
+		if len(attempts) != 1 || attempts[0] >= 5 {
+			t.Errorf("request %s received at attempts %v, want once, below 5", id, attempts)
+		}
+		worst = max(worst, slices.Max(attempts))
+	}
+	t.Logf("highest attempt: %d", worst)
 }
 
 func TestConfigErrors(t *testing.T) {

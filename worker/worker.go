@@ -23,9 +23,10 @@ const (
 	// DefaultMaxAttempts: a request is given up on when it comes back a
 	// fifth time. Deliveries count whatever ended them: a worker that died
 	// with the request (a poison image that crashes workers must not take
-	// down the fleet), but also, on NATS, a pull abandoned by a draining
-	// worker just as a request reached it (sqsq counts no receipt nobody
-	// used); five leave room for a few unlucky deaths.
+	// down the fleet), but also, rarely, a delivery the NATS server sent to
+	// a pull a draining worker had just dropped (what a queue's own
+	// abandoned receives catch goes back uncounted); five leave room for a
+	// few unlucky deaths.
 	DefaultMaxAttempts = 5
 	DefaultTopK        = 5
 	// DefaultMaxBatch: one forward pass over several images streams the
