@@ -99,10 +99,7 @@ func upWebTier(ctx context.Context, stderr io.Writer, inf *infraFlagSet, w *webT
 	}
 	// The region and any endpoint as here; the keys come with the image
 	// (userdata.WebEnvFile): OpenStack has no instance roles.
-	env := []string{"AWS_REGION=" + cl.region}
-	if cl.endpoint != "" {
-		env = append(env, "AWS_ENDPOINT_URL="+cl.endpoint)
-	}
+	env := awsEnv(cl.region, cl.endpoint)
 	server, created, err := nova.LaunchWeb(ctx, cloud, nova.WebConfig{
 		Cluster: c.name, Image: inf.nova.image, Flavor: inf.nova.flavor, Network: inf.nova.network,
 		SecurityGroups: groups, KeyName: inf.nova.keyName, AvailabilityZone: inf.nova.zone, ConfigDrive: inf.nova.configDrive,

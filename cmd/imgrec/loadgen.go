@@ -198,12 +198,7 @@ func writeRunFiles(s loadgen.Summary, csvPath, cdfPath, url string) error {
 		}
 	}
 	if cdfPath != "" {
-		line := simulate.LatencyLine{Name: "measured", Requests: len(s.Records)}
-		for _, r := range s.Records {
-			if r.Outcome != loadgen.OutcomeDropped {
-				line.Latencies = append(line.Latencies, r.Latency)
-			}
-		}
+		line := latencyLine("measured", s.Records)
 		how := fmt.Sprintf("closed loop, %d in flight", s.Concurrency)
 		if s.OpenLoop {
 			how = "open loop, " + s.Workload

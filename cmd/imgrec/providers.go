@@ -249,10 +249,7 @@ func (pf *providerFlagSet) openEC2(ctx context.Context, af *awsFlagSet, maxInsta
 	// The workers find the region and any endpoint through the standard
 	// chain, as this process did; their credentials come from the instance
 	// profile.
-	env := []string{"AWS_REGION=" + cfg.Region}
-	if cfg.BaseEndpoint != nil {
-		env = append(env, "AWS_ENDPOINT_URL="+aws.ToString(cfg.BaseEndpoint))
-	}
+	env := awsEnv(cfg.Region, aws.ToString(cfg.BaseEndpoint))
 	args := cloudWorkerArgs("ec2", argv, log)
 	return ec2.New(awsec2.NewFromConfig(cfg), ec2.Config{
 		Cluster:          pf.cluster,
@@ -283,10 +280,7 @@ func (pf *providerFlagSet) openNova(ctx context.Context, af *awsFlagSet, maxInst
 		if err != nil {
 			return nil, err
 		}
-		env = append(env, "AWS_REGION="+cfg.Region)
-		if cfg.BaseEndpoint != nil {
-			env = append(env, "AWS_ENDPOINT_URL="+aws.ToString(cfg.BaseEndpoint))
-		}
+		env = awsEnv(cfg.Region, aws.ToString(cfg.BaseEndpoint))
 	}
 	log.Info("openstack session", "credentials", cloud.Source, "compute", cloud.Compute.Endpoint)
 	return nova.New(ctx, cloud, nova.Config{
@@ -346,4 +340,14 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// awsEnv is the environment that points a tier on another machine at the
+// region and any endpoint this process uses ("" for AWS's own).
+func awsEnv(region, endpoint string) []string {
+	env := []string{"AWS_REGION=" + region}
+	if endpoint != "" {
+		env = append(env, "AWS_ENDPOINT_URL="+endpoint)
+	}
+	return env
 }

@@ -175,6 +175,18 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	return simulate.WriteTable(e.stdout, results)
 }
 
+// latencyLine is loadgen's records as a line of the latency CDF: every
+// record a request, the dropped ones never answered.
+func latencyLine(name string, records []loadgen.Record) simulate.LatencyLine {
+	line := simulate.LatencyLine{Name: name, Requests: len(records)}
+	for _, r := range records {
+		if r.Outcome != loadgen.OutcomeDropped {
+			line.Latencies = append(line.Latencies, r.Latency)
+		}
+	}
+	return line
+}
+
 // readMeasured reads the latencies of a loadgen CSV as a line of the
 // latency CDF; requests it could not send count as never answered.
 func readMeasured(path string) (simulate.LatencyLine, error) {
@@ -187,12 +199,7 @@ func readMeasured(path string) (simulate.LatencyLine, error) {
 	if err != nil {
 		return simulate.LatencyLine{}, err
 	}
-	line := simulate.LatencyLine{Name: "measured: " + filepath.Base(path), Requests: len(records)}
-	for _, r := range records {
-		if r.Outcome != loadgen.OutcomeDropped {
-			line.Latencies = append(line.Latencies, r.Latency)
-		}
-	}
+	line := latencyLine("measured: "+filepath.Base(path), records)
 	if len(records) == 0 {
 		return line, imgrec.Errorf(imgrec.EINVALID, "--measured %s: no requests", path)
 	}
