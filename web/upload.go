@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -152,10 +151,10 @@ func SanitizeName(name string) string {
 // convention. If a different image already has that name, it is stored
 // under name-<content hash> instead, so two uploads never share a key (and
 // so never each other's answers); the same image uploaded twice shares one.
-func (s *Server) storeInput(ctx context.Context, u *upload) (string, error) {
-	sum := sha256.Sum256(u.data)
+// digest is the upload's imgrec.ImageDigest.
+func (s *Server) storeInput(ctx context.Context, u *upload, digest string) (string, error) {
 	ext := path.Ext(u.name)
-	keys := []string{u.name, strings.TrimSuffix(u.name, ext) + "-" + hex.EncodeToString(sum[:6]) + ext}
+	keys := []string{u.name, strings.TrimSuffix(u.name, ext) + "-" + digest[:12] + ext}
 	for attempt := 0; attempt < 4; attempt++ {
 		key := keys[min(attempt, 1)]
 		err := s.cfg.Input.PutNew(ctx, key, u.data)
@@ -207,7 +206,7 @@ func (s *Server) submit(ctx context.Context, u *upload, async bool, idemKey stri
 			return submitted{}, imgrec.WrapError(imgrec.EUNAVAILABLE, err, "job store")
 		}
 	}
-	key, err := s.storeInput(ctx, u)
+	key, err := s.storeInput(ctx, u, digest)
 	if err != nil {
 		return submitted{}, err
 	}
