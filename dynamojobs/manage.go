@@ -26,7 +26,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) (cre
 		BillingMode:          types.BillingModePayPerRequest,
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(attrKey), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(attrKey), KeyType: types.KeyTypeHash}},
-		Tags:                 []types.Tag{{Key: aws.String("imgrec:role"), Value: aws.String("jobs")}},
+		Tags:                 []types.Tag{{Key: aws.String(imgrec.LabelRole), Value: aws.String("jobs")}},
 	})
 	var inUse *types.ResourceInUseException
 	switch {

@@ -29,6 +29,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -448,7 +449,7 @@ func (s *Store) Clear(ctx context.Context) (int, error) {
 			if pk == nil {
 				continue
 			}
-			if n, ok := it[attrExpires].(*types.AttributeValueMemberN); ok && len(pk.Value) > 4 && pk.Value[:4] == "job#" {
+			if n, ok := it[attrExpires].(*types.AttributeValueMemberN); ok && strings.HasPrefix(pk.Value, jobKey("")) {
 				if exp, err := strconv.ParseInt(n.Value, 10, 64); err == nil && now < exp {
 					jobs++
 				}

@@ -95,4 +95,7 @@ func (c Config) consumerName() string   { return c.Prefix + "_workers" }
 // ReplyWildcard is the subject that matches every reply of the queue with
 // this Config's prefix (DefaultPrefix if empty): a plain NATS subscription
 // to it sees each worker's imgrec.Response as JSON, as measurements do.
-func (c Config) ReplyWildcard() string { return cmp.Or(c.Prefix, DefaultPrefix) + ".reply.>" }
+func (c Config) ReplyWildcard() string {
+	c.Prefix = cmp.Or(c.Prefix, DefaultPrefix)
+	return c.replyPrefix() + ">"
+}
