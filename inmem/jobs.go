@@ -144,37 +144,42 @@ func (s *JobStore) Get(ctx context.Context, id string) (imgrec.Job, error) {
 }
 
 func (s *JobStore) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.Job, error) {
-	if err := checkJob(ctx, "finish", id); err != nil {
-		return imgrec.Job{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, ok := s.job(id)
-	if !ok {
-		return imgrec.Job{}, imgrec.Errorf(imgrec.ENOTFOUND, "inmem: finish job %s: not found", id)
-	}
-	if j.Over() {
-		return j, nil
-	}
-	s.put(j.Finish(a, time.Now()))
-	return s.jobs[id].decode(), nil
+	j, _, err := s.update(ctx, "finish", id, func(j *imgrec.Job) bool {
+		if j.Over() {
+			return false
+		}
+		*j = j.Finish(a, time.Now())
+		return true
+	})
+	return j, err
 }
 
 func (s *JobStore) Requeue(ctx context.Context, id string, after time.Duration) (imgrec.Job, bool, error) {
-	if err := checkJob(ctx, "requeue", id); err != nil {
+	return s.update(ctx, "requeue", id, func(j *imgrec.Job) bool {
+		now := time.Now()
+		if !j.RequeueDue(now, after) {
+			return false
+		}
+		j.Requeued = &now
+		return true
+	})
+}
+
+// update applies change to job id and stores the job if change says so;
+// it returns the job as stored and whether it changed.
+func (s *JobStore) update(ctx context.Context, op, id string, change func(*imgrec.Job) bool) (imgrec.Job, bool, error) {
+	if err := checkJob(ctx, op, id); err != nil {
 		return imgrec.Job{}, false, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j, ok := s.job(id)
 	if !ok {
-		return imgrec.Job{}, false, imgrec.Errorf(imgrec.ENOTFOUND, "inmem: requeue job %s: not found", id)
+		return imgrec.Job{}, false, imgrec.Errorf(imgrec.ENOTFOUND, "inmem: %s job %s: not found", op, id)
 	}
-	now := time.Now()
-	if !j.RequeueDue(now, after) {
+	if !change(&j) {
 		return j, false, nil
 	}
-	j.Requeued = &now
 	s.put(j)
 	return s.jobs[id].decode(), true, nil
 }

@@ -242,44 +242,40 @@ func (s *JobStore) Get(ctx context.Context, id string) (imgrec.Job, error) {
 	return j, err
 }
 
-// Finish sets the answer on the revision it read, and reads again if
-// another answer came first.
 func (s *JobStore) Finish(ctx context.Context, id string, a imgrec.Answer) (imgrec.Job, error) {
-	for {
-		j, rev, err := s.entry(ctx, id)
-		if err != nil || j.Over() {
-			return j, err
+	j, _, err := s.update(ctx, "finish", id, func(j *imgrec.Job) bool {
+		if j.Over() {
+			return false
 		}
-		j = j.Finish(a, time.Now())
-		data, err := json.Marshal(j)
-		if err != nil {
-			return imgrec.Job{}, fmt.Errorf("natsq: finish job %s: %w", id, err)
-		}
-		jobs, _ := s.buckets()
-		_, err = jobs.Update(ctx, id, data, rev)
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			continue
-		}
-		if err != nil {
-			return imgrec.Job{}, unavailable(err, "natsq: finish job %s", id)
-		}
-		return j, nil
-	}
+		*j = j.Finish(a, time.Now())
+		return true
+	})
+	return j, err
 }
 
-// Requeue records the claim on the revision it read, and reads again if
-// another write came first.
 func (s *JobStore) Requeue(ctx context.Context, id string, after time.Duration) (imgrec.Job, bool, error) {
-	for {
-		j, rev, err := s.entry(ctx, id)
+	return s.update(ctx, "requeue", id, func(j *imgrec.Job) bool {
 		now := time.Now()
-		if err != nil || !j.RequeueDue(now, after) {
-			return j, false, err
+		if !j.RequeueDue(now, after) {
+			return false
 		}
 		j.Requeued = &now
+		return true
+	})
+}
+
+// update applies change to job id and writes the job, if change says so,
+// on the revision it read; if another write came first, it reads again. It
+// returns the job as stored and whether this call changed it.
+func (s *JobStore) update(ctx context.Context, op, id string, change func(*imgrec.Job) bool) (imgrec.Job, bool, error) {
+	for {
+		j, rev, err := s.entry(ctx, id)
+		if err != nil || !change(&j) {
+			return j, false, err
+		}
 		data, err := json.Marshal(j)
 		if err != nil {
-			return imgrec.Job{}, false, fmt.Errorf("natsq: requeue job %s: %w", id, err)
+			return imgrec.Job{}, false, fmt.Errorf("natsq: %s job %s: %w", op, id, err)
 		}
 		jobs, _ := s.buckets()
 		_, err = jobs.Update(ctx, id, data, rev)
@@ -287,7 +283,7 @@ func (s *JobStore) Requeue(ctx context.Context, id string, after time.Duration) 
 			continue
 		}
 		if err != nil {
-			return imgrec.Job{}, false, unavailable(err, "natsq: requeue job %s", id)
+			return imgrec.Job{}, false, unavailable(err, "natsq: %s job %s", op, id)
 		}
 		return j, true, nil
 	}
