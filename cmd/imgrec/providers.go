@@ -142,21 +142,31 @@ func (pf *providerFlagSet) check() error {
 	return nil
 }
 
+// checkPerProvider refuses a cap, price or billing minimum for a provider
+// not in names, and with several providers, a cap missing for one; list is
+// --provider as given, capFlag the caps' flag.
+func checkPerProvider(names []string, list, capFlag string, caps *capsFlag, prices *priceFlag, minBilled *minBilledFlag) error {
+	for flag, given := range map[string][]string{capFlag: caps.per.names, "--price": prices.per.names, "--min-billed": minBilled.per.names} {
+		for _, n := range given {
+			if !slices.Contains(names, n) {
+				return usagef("%s names %s, which --provider %s does not", flag, n, list)
+			}
+		}
+	}
+	if len(names) > 1 && len(caps.per.names) != len(names) {
+		return usagef("--provider %s: give each provider its cap, e.g. %s %s", list, capFlag, exampleCaps(names))
+	}
+	return nil
+}
+
 // plan checks the caps, prices and billing minima against --provider and
 // returns each provider's, cheapest first (in --provider's order among
 // equal prices). One provider takes the whole of --max-instances; several
 // need a cap each.
 func (pf *providerFlagSet) plan(caps *capsFlag, prices *priceFlag, minBilled *minBilledFlag) ([]autoscale.Part, error) {
 	names := pf.names()
-	for flag, given := range map[string][]string{"--max-instances": caps.per.names, "--price": prices.per.names, "--min-billed": minBilled.per.names} {
-		for _, n := range given {
-			if !slices.Contains(names, n) {
-				return nil, usagef("%s names %s, which --provider %s does not", flag, n, pf.name)
-			}
-		}
-	}
-	if len(names) > 1 && len(caps.per.names) != len(names) {
-		return nil, usagef("--provider %s: give each provider its cap, e.g. --max-instances %s", pf.name, exampleCaps(names))
+	if err := checkPerProvider(names, pf.name, "--max-instances", caps, prices, minBilled); err != nil {
+		return nil, err
 	}
 	var parts []autoscale.Part
 	for _, n := range names {

@@ -28,15 +28,9 @@ type fleetSimulation struct {
 
 // providers builds the simulated providers from the flags.
 func (f fleetSimulation) providers() ([]simulate.Provider, error) {
-	for flag, given := range map[string][]string{"--max": f.caps.per.names, "--price": f.prices.per.names, "--min-billed": f.minBilled.per.names} {
-		for _, n := range given {
-			if !containsString(f.names, n) {
-				return nil, usagef("%s names %s, which --provider %s does not", flag, n, strings.Join(f.names, ","))
-			}
-		}
-	}
-	if len(f.caps.per.names) != len(f.names) {
-		return nil, usagef("--provider %s: give each provider its cap, e.g. --max %s", strings.Join(f.names, ","), exampleCaps(f.names))
+	// Always several providers: simulate runs one alone without the fleet.
+	if err := checkPerProvider(f.names, strings.Join(f.names, ","), "--max", f.caps, f.prices, f.minBilled); err != nil {
+		return nil, err
 	}
 	boots := perProvider[simulate.Instances]{}
 	if f.boots != "" {
@@ -155,13 +149,4 @@ func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
