@@ -59,5 +59,9 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, allowRaw, async 
 	if err != nil {
 		return submitted{}, err
 	}
-	return s.submit(r.Context(), u, async, idemKey)
+	sub, err := s.submit(r.Context(), u, async, idemKey)
+	if sub.replayed {
+		w.Header().Set(replayedHeader, "true")
+	}
+	return sub, err
 }

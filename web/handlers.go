@@ -45,9 +45,6 @@ func (s *Server) classify(w http.ResponseWriter, r *http.Request, allowRaw bool)
 	if err != nil {
 		return job{}, err
 	}
-	if sub.replayed {
-		w.Header().Set(replayedHeader, "true")
-	}
 	j, err := s.await(r.Context(), sub)
 	if err != nil {
 		return job{}, err
@@ -73,9 +70,7 @@ func (s *Server) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, r, err)
 		return
 	}
-	if sub.replayed {
-		w.Header().Set(replayedHeader, "true")
-	} else if sub.job.Over() { // answered from the cache: no answer is coming to count
+	if !sub.replayed && sub.job.Over() { // answered from the cache: no answer is coming to count
 		s.metrics.finished("jobs", sub.job)
 	}
 	w.Header().Set("Location", "/v1/jobs/"+sub.job.ID)
