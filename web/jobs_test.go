@@ -330,6 +330,30 @@ func TestOrphanedJobNotRequeued(t *testing.T) {
 	}
 }
 
+// vanishingJobs deletes the jobs an Await is asked for before it looks, as
+// a reset or an expiry would while a retry waits.
+type vanishingJobs struct{ imgrec.JobStore }
+
+func (v vanishingJobs) Await(ctx context.Context, ids []string, wait time.Duration) ([]imgrec.Job, []string, error) {
+	for _, id := range ids {
+		if err := v.Delete(ctx, id); err != nil {
+			return nil, nil, err
+		}
+	}
+	return v.JobStore.Await(ctx, ids, wait)
+}
+
+// TestRetryOfJobGone: a retry following another tier's job in the store
+// hears that the job is gone (404) when it vanishes, not a timeout.
+func TestRetryOfJobGone(t *testing.T) {
+	s := newStack(t, stackOptions{noWorker: true, config: func(c *Config) { c.Jobs = vanishingJobs{c.Jobs} }})
+	j := orphan(t, s, "key-gone", "test_28.JPEG", time.Now())
+	code, _, _, body := submitJob(t, s.url+"/v1/classify", "test_28.JPEG", courseImage(t, "test_28.JPEG"), "key-gone")
+	if code != http.StatusNotFound || !strings.Contains(body, j.ID) {
+		t.Errorf("retry of a job that vanished: %d %s; want 404 naming job %s", code, body, j.ID)
+	}
+}
+
 // TestResultCache: an upload of bytes already classified under the
 // workers' model is answered from the cache, under its own name, with no
 // request queued and the output bucket's record written; misses and hits

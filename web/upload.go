@@ -345,10 +345,12 @@ func (s *Server) await(ctx context.Context, sub submitted) (job, error) {
 		}
 	} else {
 		// Another tier took the job (this is a retry): follow the store.
-		over, _, err := s.cfg.Jobs.Await(ctx, []string{id}, s.cfg.Timeout)
+		over, missing, err := s.cfg.Jobs.Await(ctx, []string{id}, s.cfg.Timeout)
 		switch {
 		case len(over) == 1:
 			return over[0], nil
+		case len(missing) == 1: // expired or reset meanwhile: no answer is coming
+			return job{}, notFound(id)
 		case ctx.Err() != nil:
 			return job{}, ctx.Err()
 		case err != nil:
