@@ -373,31 +373,27 @@ func (s *Store) look(ctx context.Context, ids []string) (over []imgrec.Job, miss
 	}
 	found := map[string]imgrec.Job{}
 	request := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-	for backoff := 50 * time.Millisecond; len(request) > 0; backoff = min(2*backoff, time.Second) {
+	err = untilProcessed(ctx, request, func(request map[string]types.KeysAndAttributes) (map[string]types.KeysAndAttributes, error) {
 		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, nil, ctx.Err()
+				return nil, ctx.Err()
 			}
-			return nil, nil, wrapErr(err, "dynamojobs: await jobs")
+			return nil, wrapErr(err, "dynamojobs: await jobs")
 		}
 		for _, it := range out.Responses[s.table] {
 			j, live, err := decodeJob(it)
 			if err != nil {
-				return nil, nil, fmt.Errorf("dynamojobs: await jobs: %w", err)
+				return nil, fmt.Errorf("dynamojobs: await jobs: %w", err)
 			}
 			if live {
 				found[j.ID] = j
 			}
 		}
-		request = out.UnprocessedKeys
-		if len(request) > 0 {
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return nil, nil, ctx.Err()
-			}
-		}
+		return out.UnprocessedKeys, nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	for _, id := range ids {
 		j, ok := found[id]
@@ -411,28 +407,40 @@ func (s *Store) look(ctx context.Context, ids []string) (over []imgrec.Job, miss
 	return over, missing, nil
 }
 
+// untilProcessed sends a batch request with call, and what DynamoDB leaves
+// unprocessed under load again, backing off from 50 ms to 1 s between
+// tries, until nothing is left.
+func untilProcessed[T any](ctx context.Context, request map[string]T, call func(map[string]T) (map[string]T, error)) error {
+	for backoff := 50 * time.Millisecond; len(request) > 0; backoff = min(2*backoff, time.Second) {
+		var err error
+		if request, err = call(request); err != nil {
+			return err
+		}
+		if len(request) > 0 {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
 // Clear scans the table and deletes every item, 25 to a request.
 func (s *Store) Clear(ctx context.Context) (int, error) {
 	jobs := 0
 	var batch []types.WriteRequest
 	flush := func() error {
-		request := map[string][]types.WriteRequest{s.table: batch}
-		for backoff := 50 * time.Millisecond; len(request) > 0; backoff = min(2*backoff, time.Second) {
+		err := untilProcessed(ctx, map[string][]types.WriteRequest{s.table: batch}, func(request map[string][]types.WriteRequest) (map[string][]types.WriteRequest, error) {
 			out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: request})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			request = out.UnprocessedItems
-			if len(request) > 0 {
-				select {
-				case <-time.After(backoff):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		}
+			return out.UnprocessedItems, nil
+		})
 		batch = batch[:0]
-		return nil
+		return err
 	}
 	pages := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName: &s.table, ProjectionExpression: aws.String("#pk, #exp"),
