@@ -429,8 +429,6 @@ func (w *Worker) record(ctx context.Context, t *task, a imgrec.Answer) (bool, er
 
 // keepModel records the worker's model now and every ModelEvery, until stop.
 func (w *Worker) keepModel() (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
 	set := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -441,15 +439,23 @@ func (w *Worker) keepModel() (stop func()) {
 		}
 	}
 	set()
+	return every(w.cfg.ModelEvery, set)
+}
+
+// every calls f every interval, from one interval from now, until the
+// returned stop is called; stop returns once f is not running.
+func every(interval time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
 	wg.Go(func() {
-		tick := time.NewTicker(w.cfg.ModelEvery)
+		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-tick.C:
-				set()
+				f()
 			}
 		}
 	})
@@ -497,23 +503,11 @@ func (w *Worker) giveUp(ctx context.Context, t *task, reason string) {
 
 // keepInvisible extends the visibility timeout until the returned stop is called.
 func (w *Worker) keepInvisible(ctx context.Context, t *task) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(w.cfg.ExtendEvery)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				if err := t.d.Extend(ctx); err != nil {
-					t.log.Warn("extend failed", "err", err)
-				}
-			}
+	return every(w.cfg.ExtendEvery, func() {
+		if err := t.d.Extend(ctx); err != nil {
+			t.log.Warn("extend failed", "err", err)
 		}
 	})
-	return func() { close(done); wg.Wait() }
 }
 
 // setBusy counts requests in hand and reports the edges: "busy" when the
