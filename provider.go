@@ -17,6 +17,21 @@ const (
 	StateTerminated InstanceState = "terminated"
 )
 
+// Active reports whether an instance in state s counts against a cap:
+// pending or running.
+func (s InstanceState) Active() bool { return s == StatePending || s == StateRunning }
+
+// CountActive counts the instances pending or running.
+func CountActive(insts []Instance) int {
+	n := 0
+	for _, in := range insts {
+		if in.State.Active() {
+			n++
+		}
+	}
+	return n
+}
+
 // InstanceStates lists the states in lifecycle order (for metrics and UIs).
 var InstanceStates = []InstanceState{StatePending, StateRunning, StateStopping, StateStopped, StateTerminated}
 

@@ -152,7 +152,7 @@ func (p *Provider) Launch(ctx context.Context, n int) ([]imgrec.Instance, error)
 	left := n
 	var free []string
 	for i, part := range p.parts {
-		room := max(part.Max-active(lists[i]), 0)
+		room := max(part.Max-imgrec.CountActive(lists[i]), 0)
 		plan[i] = min(left, room)
 		left -= plan[i]
 		free = append(free, fmt.Sprintf("%s %d of %d", part.Name, room, part.Max))
@@ -198,9 +198,9 @@ func (p *Provider) Start(ctx context.Context, ids []string) error {
 		return err
 	}
 	for i, g := range groups {
-		if part := p.parts[i]; active(lists[i])+len(g) > part.Max {
+		if part := p.parts[i]; imgrec.CountActive(lists[i])+len(g) > part.Max {
 			return imgrec.Errorf(imgrec.ECONFLICT, "%s: %d of at most %d instances of %s are pending or running; %d more would pass its cap",
-				op, active(lists[i]), part.Max, part.Name, len(g))
+				op, imgrec.CountActive(lists[i]), part.Max, part.Name, len(g))
 		}
 	}
 	return p.each(ctx, op, groups, imgrec.Provider.Start)
@@ -352,14 +352,4 @@ func keys(m map[int][]string) []int {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func active(insts []imgrec.Instance) int {
-	n := 0
-	for _, in := range insts {
-		if in.State == imgrec.StatePending || in.State == imgrec.StateRunning {
-			n++
-		}
-	}
-	return n
 }

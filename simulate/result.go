@@ -62,13 +62,7 @@ func (s *sim) sample() {
 	s.res.Peak = max(s.res.Peak, x.Active())
 	if len(s.providers) > 1 || s.providers[0].Name != "" {
 		for _, p := range s.providers {
-			n := 0
-			for _, in := range s.instances {
-				if in.prov == p && (in.state == imgrec.StatePending || in.state == imgrec.StateRunning) {
-					n++
-				}
-			}
-			p.res.Peak = max(p.res.Peak, n)
+			p.res.Peak = max(p.res.Peak, s.active(p))
 		}
 	}
 	switch up := x.Active() + x.Stopping; {

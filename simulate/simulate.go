@@ -497,16 +497,18 @@ func (s *sim) start(id string) error {
 
 // full reports whether p has its cap of instances pending or running.
 func (s *sim) full(p *provider) bool {
-	if p.Max <= 0 {
-		return false
-	}
+	return p.Max > 0 && s.active(p) >= p.Max
+}
+
+// active counts p's instances pending or running.
+func (s *sim) active(p *provider) int {
 	n := 0
 	for _, in := range s.instances {
-		if in.prov == p && (in.state == imgrec.StatePending || in.state == imgrec.StateRunning) {
+		if in.prov == p && in.state.Active() {
 			n++
 		}
 	}
-	return n >= p.Max
+	return n
 }
 
 func (s *sim) boot(in *instance, delay time.Duration) {

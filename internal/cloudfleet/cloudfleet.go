@@ -67,12 +67,7 @@ func joinStates(states []imgrec.InstanceState) string {
 // CheckCapacity refuses, with ECONFLICT, to add n active (pending or
 // running) machines to all beyond Max.
 func (f Fleet) CheckCapacity(op string, all []imgrec.Instance, n int) error {
-	active := 0
-	for _, in := range all {
-		if in.State == imgrec.StatePending || in.State == imgrec.StateRunning {
-			active++
-		}
-	}
+	active := imgrec.CountActive(all)
 	if active+n > f.Max {
 		return imgrec.Errorf(imgrec.ECONFLICT, "%s: %d of at most %d %s are pending or running; %d more would pass the limit",
 			op, active, f.Max, f.Words.Many, n)
